@@ -1,0 +1,31 @@
+# Sourced by scripts/test, scripts/demo and scripts/bench: install what is missing, start dockerd.
+# Idempotent and quiet when everything is already there. Needs root (or sudo) for apt and dockerd.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export PATH="$ROOT/node_modules/.bin:$PATH"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+
+# Debian packages: docker engine, etcd (server + etcdctl), OpenSSH, debootstrap, and the tools the lab uses.
+DEBS=(docker.io etcd-server etcd-client openssh-server openssh-client debootstrap iptables iproute2 procps ca-certificates xz-utils)
+need_debs=()
+for p in "${DEBS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_debs+=("$p"); done
+if [ ${#need_debs[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need_debs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_debs[@]}" >/dev/null
+fi
+
+# npm packages, exactly as locked.
+if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  say "installing npm packages (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# A docker engine: start dockerd when none answers.
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd (log: /var/log/dr-dockerd.log)"
+  $SUDO bash -c 'nohup dockerd >/var/log/dr-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/dr-dockerd.log" >&2; tail -20 /var/log/dr-dockerd.log >&2; exit 1; }
+fi

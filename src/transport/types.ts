@@ -1,0 +1,74 @@
+// The one interface every way of reaching a host implements: ssh, local, docker-exec.
+// Runbooks get a Transport from their context, so a test can hand them a scripted one or a real one.
+
+export interface ExecOptions {
+  /** Written to the command's stdin. */
+  input?: string | Buffer
+  /** Kill the command after this long; the result then has signal 'TIMEOUT'. */
+  timeoutMs?: number
+  /** Return a failed result instead of throwing. */
+  nothrow?: boolean
+  /** Run under `sudo -n` (the inventory decides by default). */
+  sudo?: boolean
+  /** What dr was doing, for the error message ("inspect the etcd container"). */
+  doing?: string
+}
+
+export interface ExecResult {
+  host: string
+  command: string
+  exitCode: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  durationMs: number
+  ok: boolean
+}
+
+export interface Tunnel {
+  /** A port on 127.0.0.1 of this machine that reaches the target. */
+  readonly localPort: number
+  close(): Promise<void>
+}
+
+export interface WriteFileOptions {
+  mode?: number
+}
+
+export interface Transport {
+  /** The host's inventory name, used in messages and journals. */
+  readonly host: string
+  readonly kind: 'ssh' | 'local' | 'docker-exec'
+  /** Run one shell command (already quoted). Throws a CommandError unless nothrow. */
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>
+  /** zx-style tagged template: interpolations are shell-quoted; arrays become several words. */
+  readonly $: RemoteShell
+  readFile(path: string): Promise<Buffer>
+  writeFile(path: string, data: string | Buffer, opts?: WriteFileOptions): Promise<void>
+  createReadStream(path: string): Promise<NodeJS.ReadableStream>
+  createWriteStream(path: string, opts?: WriteFileOptions): Promise<NodeJS.WritableStream>
+  rename(from: string, to: string): Promise<void>
+  unlink(path: string): Promise<void>
+  /** Directory entries (names only); missing directory → []. */
+  readdir(path: string): Promise<string[]>
+  mkdir(path: string, opts?: { mode?: number }): Promise<void>
+  /** A TCP tunnel from a local port to targetHost:targetPort as seen from this host. */
+  forward(targetHost: string, targetPort: number): Promise<Tunnel>
+  /** A TCP tunnel from a local port to a unix socket on this host (the docker socket). */
+  forwardUnix(socketPath: string): Promise<Tunnel>
+  close(): Promise<void>
+}
+
+export type RemoteShell = ((pieces: TemplateStringsArray, ...args: unknown[]) => ShellPromise) & {
+  /** Options for the next commands: `host.$.with({ timeoutMs: 5000 })\`…\`` */
+  with(opts: ExecOptions): RemoteShell
+}
+
+export interface ShellPromise extends Promise<ExecResult> {
+  /** Resolve with the failed result instead of rejecting. */
+  nothrow(): Promise<ExecResult>
+  /** Resolve with trimmed stdout. */
+  text(): Promise<string>
+  /** Resolve with parsed JSON stdout. */
+  json<T = unknown>(): Promise<T>
+}
