@@ -1,0 +1,190 @@
+// A real etcd cluster on loopback for tests: 1 or 3 members, free ports, optional TLS with client-cert auth
+// (certificates made by openssl, like RKE's: one CA, a server/peer cert per member, a client cert).
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export interface EtcdTls {
+  caFile: string
+  certFile: string
+  keyFile: string
+  /** CA, cert and key as text, for `new Etcd3({ credentials })`. */
+  credentials: { rootCertificate: Buffer; certChain: Buffer; privateKey: Buffer }
+}
+
+export interface EtcdCluster {
+  /** Client URLs, one per member: http(s)://127.0.0.1:PORT. */
+  endpoints: string[]
+  peerUrls: string[]
+  names: string[]
+  dataDirs: string[]
+  /** The scratch directory holding data dirs, certs and logs; removed by stop(). */
+  dir: string
+  tls?: EtcdTls
+  /** `etcdctl` argv prefix (ETCDCTL_API=3 is in env()) with the endpoints and certs. */
+  etcdctlArgs(endpoints?: string[]): string[]
+  env(): NodeJS.ProcessEnv
+  /** Stop member i (SIGTERM), keeping its data; start() brings it back on the same ports. */
+  stopMember(i: number): Promise<void>
+  startMember(i: number): Promise<void>
+  stop(): Promise<void>
+}
+
+export interface StartEtcdOptions {
+  members?: 1 | 3
+  tls?: boolean
+  /** Backend quota (default 8 GiB, so benchmarks can fill it). */
+  quotaBytes?: number
+  /** Keep the scratch directory after stop() (for debugging). */
+  keep?: boolean
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** A CA, one server+peer certificate valid for 127.0.0.1/localhost, and a client certificate. */
+export function makeCerts(dir: string): EtcdTls {
+  fs.mkdirSync(dir, { recursive: true })
+  const p = (f: string) => path.join(dir, f)
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' })
+  ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=dr-test-ca', '-keyout', p('ca-key.pem'), '-out', p('ca.pem'))
+  const ext = p('ext.cnf')
+  fs.writeFileSync(
+    ext,
+    ['[srv]', 'subjectAltName=IP:127.0.0.1,DNS:localhost', 'extendedKeyUsage=serverAuth,clientAuth', '[cli]', 'extendedKeyUsage=clientAuth'].join('\n'),
+  )
+  for (const [name, section] of [
+    ['server', 'srv'],
+    ['client', 'cli'],
+  ] as const) {
+    ossl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=dr-test-${name}`, '-keyout', p(`${name}-key.pem`), '-out', p(`${name}.csr`))
+    ossl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca-key.pem'), '-CAcreateserial', '-days', '2', '-extfile', ext, '-extensions', section, '-out', p(`${name}.pem`))
+  }
+  return {
+    caFile: p('ca.pem'),
+    certFile: p('client.pem'),
+    keyFile: p('client-key.pem'),
+    credentials: { rootCertificate: fs.readFileSync(p('ca.pem')), certChain: fs.readFileSync(p('client.pem')), privateKey: fs.readFileSync(p('client-key.pem')) },
+  }
+}
+
+async function waitHealthy(cluster: EtcdCluster, i: number, procs: (ChildProcess | undefined)[], logs: string[]): Promise<void> {
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    const proc = procs[i]
+    if (!proc || proc.exitCode !== null) throw new Error(`etcd member ${i} exited: ${fs.readFileSync(logs[i], 'utf8').slice(-2000)}`)
+    try {
+      execFileSync('etcdctl', [...cluster.etcdctlArgs([cluster.endpoints[i]]), '--command-timeout=2s', 'endpoint', 'health'], { env: cluster.env(), stdio: 'pipe' })
+      return
+    } catch {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  throw new Error(`etcd member ${i} not healthy after 20 s: ${fs.readFileSync(logs[i], 'utf8').slice(-2000)}`)
+}
+
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
+  const n = opts.members ?? 1
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-etcd-'))
+  const tls = opts.tls ? makeCerts(path.join(dir, 'pki')) : undefined
+  const scheme = tls ? 'https' : 'http'
+  const names = Array.from({ length: n }, (_, i) => `m${i + 1}`)
+  const clientPorts: number[] = []
+  const peerPorts: number[] = []
+  for (let i = 0; i < n; i++) {
+    clientPorts.push(await freePort())
+    peerPorts.push(await freePort())
+  }
+  const endpoints = clientPorts.map((p) => `${scheme}://127.0.0.1:${p}`)
+  const peerUrls = peerPorts.map((p) => `${scheme}://127.0.0.1:${p}`)
+  const dataDirs = names.map((nm) => path.join(dir, `${nm}.etcd`))
+  const logs = names.map((nm) => path.join(dir, `${nm}.log`))
+  const initialCluster = names.map((nm, i) => `${nm}=${peerUrls[i]}`).join(',')
+  const procs: (ChildProcess | undefined)[] = []
+
+  const argv = (i: number): string[] => {
+    const a = [
+      `--name=${names[i]}`,
+      `--data-dir=${dataDirs[i]}`,
+      `--listen-client-urls=${endpoints[i]}`,
+      `--advertise-client-urls=${endpoints[i]}`,
+      `--listen-peer-urls=${peerUrls[i]}`,
+      `--initial-advertise-peer-urls=${peerUrls[i]}`,
+      `--initial-cluster=${initialCluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=dr-test-${path.basename(dir)}`,
+      `--quota-backend-bytes=${opts.quotaBytes ?? 8 * 1024 ** 3}`,
+      '--heartbeat-interval=50',
+      '--election-timeout=500',
+    ]
+    if (tls) {
+      const pki = path.dirname(tls.caFile)
+      const cert = path.join(pki, 'server.pem')
+      const key = path.join(pki, 'server-key.pem')
+      a.push(`--cert-file=${cert}`, `--key-file=${key}`, `--trusted-ca-file=${tls.caFile}`, '--client-cert-auth')
+      a.push(`--peer-cert-file=${cert}`, `--peer-key-file=${key}`, `--peer-trusted-ca-file=${tls.caFile}`, '--peer-client-cert-auth')
+    }
+    return a
+  }
+
+  const cluster: EtcdCluster = {
+    endpoints,
+    peerUrls,
+    names,
+    dataDirs,
+    dir,
+    tls,
+    etcdctlArgs: (eps = endpoints) => {
+      const a = [`--endpoints=${eps.join(',')}`]
+      if (tls) a.push(`--cacert=${tls.caFile}`, `--cert=${tls.certFile}`, `--key=${tls.keyFile}`)
+      return a
+    },
+    env: () => ({ ...process.env, ETCDCTL_API: '3' }),
+    startMember: async (i) => {
+      const log = fs.openSync(logs[i], 'a')
+      procs[i] = spawn('etcd', argv(i), { stdio: ['ignore', log, log] })
+      fs.closeSync(log)
+      await waitHealthy(cluster, i, procs, logs)
+    },
+    stopMember: async (i) => {
+      const p = procs[i]
+      if (!p || p.exitCode !== null || p.signalCode !== null) return
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => p.kill('SIGKILL'), 5000)
+        p.once('exit', () => {
+          clearTimeout(t)
+          resolve()
+        })
+        p.kill('SIGTERM')
+      })
+    },
+    stop: async () => {
+      await Promise.all(names.map((_, i) => cluster.stopMember(i)))
+      if (!opts.keep) fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+
+  // Members of a new cluster wait for each other, so start them all, then wait for each.
+  try {
+    for (let i = 0; i < n; i++) {
+      const log = fs.openSync(logs[i], 'a')
+      procs[i] = spawn('etcd', argv(i), { stdio: ['ignore', log, log] })
+      fs.closeSync(log)
+    }
+    for (let i = 0; i < n; i++) await waitHealthy(cluster, i, procs, logs)
+  } catch (e) {
+    await cluster.stop()
+    throw e
+  }
+  return cluster
+}
