@@ -1,0 +1,109 @@
+// Reach one etcd member with the etcd3 client: the cluster's client certificate is read from the member's host
+// over SFTP (kept in memory only) and the gRPC connection goes through an SSH tunnel to the member's client port.
+import { Etcd3, type IOptions } from 'etcd3'
+import { noop } from 'cockatiel'
+import { DrError } from '../core/error.ts'
+import type { Inventory } from '../inventory/types.ts'
+import { hostPath } from '../inventory/types.ts'
+import type { Transport, Tunnel } from '../transport/types.ts'
+
+export interface MemberCredentials {
+  ca: Buffer
+  cert: Buffer
+  key: Buffer
+}
+
+export interface MemberConnection {
+  host: string
+  /** The member's advertised client URL (what other members and apiservers use). */
+  endpoint: string
+  /** The local end of the tunnel: https://127.0.0.1:<port>. */
+  local: string
+  client: Etcd3
+  credentials: MemberCredentials
+  close(): Promise<void>
+}
+
+/** Something that hands out transports per host: Connections, or a test's own. */
+export interface TransportSource {
+  get(hostName: string): Promise<Transport>
+}
+
+export async function readCredentials(t: Transport, inv: Inventory, hostName: string): Promise<MemberCredentials> {
+  const host = inv.hosts[hostName]
+  const read = async (template: string, what: string) => {
+    const file = hostPath(template, host)
+    try {
+      return await t.readFile(file)
+    } catch (e) {
+      throw new DrError({
+        code: 'etcd.cert-unreadable',
+        message: `cannot read the etcd ${what} ${file} on ${hostName}`,
+        host: hostName,
+        doing: 'read the etcd client certificate',
+        hint: `check etcd.${what === 'CA' ? 'caFile' : what === 'certificate' ? 'certFile' : 'keyFile'} in the inventory (placeholders {ip}, {ipDashes}, {name})`,
+        cause: e,
+      })
+    }
+  }
+  const [ca, cert, key] = await Promise.all([
+    read(inv.etcd.caFile, 'CA'),
+    read(inv.etcd.certFile, 'certificate'),
+    read(inv.etcd.keyFile, 'key'),
+  ])
+  return { ca, cert, key }
+}
+
+export const memberEndpoint = (inv: Inventory, hostName: string) =>
+  `https://${inv.hosts[hostName].address}:${inv.etcd.clientPort}`
+
+/**
+ * One client per member, never load-balanced across members: dr must know which member answered.
+ * No retries: a dead member must fail fast, and each call carries its own deadline.
+ */
+export function clientOptions(hosts: string, creds: MemberCredentials, callTimeoutMs: number): IOptions {
+  return {
+    hosts,
+    credentials: { rootCertificate: creds.ca, certChain: creds.cert, privateKey: creds.key },
+    dialTimeout: callTimeoutMs,
+    faultHandling: { global: noop, host: () => noop },
+    defaultCallOptions: () => ({ deadline: Date.now() + callTimeoutMs }),
+    // The tunnel ends on 127.0.0.1; the member's certificate must name 127.0.0.1 (RKE's and the lab's do).
+    grpcOptions: { 'grpc.max_receive_message_length': -1 },
+  }
+}
+
+export async function connectMember(
+  conns: TransportSource,
+  inv: Inventory,
+  hostName: string,
+  opts: { callTimeoutMs?: number } = {},
+): Promise<MemberConnection> {
+  const t = await conns.get(hostName)
+  const credentials = await readCredentials(t, inv, hostName)
+  let tunnel: Tunnel
+  try {
+    tunnel = await t.forward('127.0.0.1', inv.etcd.clientPort)
+  } catch (e) {
+    throw new DrError({
+      code: 'etcd.tunnel',
+      message: `cannot open a tunnel to etcd's client port on ${hostName}`,
+      host: hostName,
+      hint: 'check that sshd on the host allows TCP forwarding (AllowTcpForwarding yes)',
+      cause: e,
+    })
+  }
+  const local = `https://127.0.0.1:${tunnel.localPort}`
+  const client = new Etcd3(clientOptions(local, credentials, opts.callTimeoutMs ?? 3000))
+  return {
+    host: hostName,
+    endpoint: memberEndpoint(inv, hostName),
+    local,
+    client,
+    credentials,
+    async close() {
+      client.close()
+      await tunnel.close()
+    },
+  }
+}
