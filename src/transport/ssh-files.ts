@@ -1,0 +1,157 @@
+// Files on an SSH host: SFTP as the login user, or — when the inventory says sudo — small shell commands under
+// `sudo -n`, because SFTP cannot change user and root-owned paths (/etc/kubernetes, /var/lib/etcd) need root.
+import { Writable } from 'node:stream'
+import { DrError } from '../core/error.ts'
+import { quote } from './shell.ts'
+import type { WriteFileOptions } from './types.ts'
+import type { SshTransport } from './ssh.ts'
+
+const SFTP_NO_SUCH_FILE = 2
+
+export class SshFiles {
+  constructor(private readonly t: SshTransport) {}
+
+  private get sudo() {
+    return this.t.settings.sudo
+  }
+
+  private fileError(doing: string, path: string, e: unknown): DrError {
+    if (e instanceof DrError) return e
+    const err = e as Error & { code?: number | string }
+    return new DrError({
+      code: err.code === SFTP_NO_SUCH_FILE || err.code === 'ENOENT' ? 'file.not-found' : 'file.failed',
+      host: this.t.host,
+      doing: `${doing} ${path}`,
+      message: `${this.t.host}: cannot ${doing} ${path}: ${err.message}`,
+      hint: err.code === SFTP_NO_SUCH_FILE ? 'check the path on the host' : 'check the path and its permissions on the host (ssh.sudo runs file operations as root)',
+      cause: e,
+    })
+  }
+
+  /** A shell command under sudo that must succeed; returns its stdout bytes. */
+  private async sh(command: string, doing: string, input?: string | Buffer): Promise<Buffer> {
+    const r = await this.t.run(`sudo -n -- sh -c ${quote(command)}`, { input })
+    if (r.exitCode !== 0 || r.timedOut || r.failure) {
+      const stderr = r.stderr.toString('utf8').trim()
+      throw new DrError({
+        code: /No such file/i.test(stderr) ? 'file.not-found' : 'file.failed',
+        host: this.t.host,
+        doing,
+        message: `${this.t.host}: cannot ${doing}`,
+        command,
+        exitStatus: r.exitCode,
+        stderr,
+        hint: /sudo: a (terminal|password) is required|sudo: .*not found/i.test(stderr)
+          ? `ssh.sudo is true but ${this.t.settings.user} cannot run sudo without a password on ${this.t.host}; add a NOPASSWD sudoers rule or log in as root`
+          : 'check the path and its permissions on the host',
+      })
+    }
+    return r.stdout
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    if (this.sudo) return this.sh(`cat -- ${quote(path)}`, `read ${path}`)
+    const sftp = await this.t.sftp()
+    return new Promise((resolve, reject) => sftp.readFile(path, (e, data) => (e ? reject(this.fileError('read', path, e)) : resolve(data))))
+  }
+
+  async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}): Promise<void> {
+    const mode = opts.mode ?? 0o600
+    if (this.sudo) {
+      await this.sh(`umask 077; cat > ${quote(path)} && chmod ${mode.toString(8)} ${quote(path)}`, `write ${path}`, data)
+      return
+    }
+    const sftp = await this.t.sftp()
+    await new Promise<void>((resolve, reject) =>
+      sftp.writeFile(path, data, { mode }, (e) => (e ? reject(this.fileError('write', path, e)) : resolve())),
+    )
+    // An existing file keeps its old mode on open(O_TRUNC), and a new one is cut by sshd's umask: set it.
+    await new Promise<void>((resolve, reject) => sftp.chmod(path, mode, (e) => (e ? reject(this.fileError('chmod', path, e)) : resolve())))
+  }
+
+  async createReadStream(path: string): Promise<NodeJS.ReadableStream> {
+    if (this.sudo) return this.t.openExec(`sudo -n -- cat -- ${quote(path)}`)
+    const sftp = await this.t.sftp()
+    // Fail now on a missing file rather than on the first read.
+    await new Promise<void>((resolve, reject) => sftp.stat(path, (e) => (e ? reject(this.fileError('read', path, e)) : resolve())))
+    return sftp.createReadStream(path)
+  }
+
+  async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
+    const mode = opts.mode ?? 0o600
+    const ch = this.sudo
+      ? await this.t.openExec(`sudo -n -- sh -c ${quote(`umask 077; cat > ${quote(path)} && chmod ${mode.toString(8)} ${quote(path)}`)}`)
+      : undefined
+    const sftp = this.sudo ? undefined : await this.t.sftp()
+    const inner: NodeJS.WritableStream & { once: Writable['once'] } = ch ?? (sftp!.createWriteStream(path, { mode }) as never)
+    const done = new Promise<void>((resolve, reject) => {
+      if (ch) {
+        let code: number | null = null
+        ch.on('exit', (c: number | null) => (code = c))
+        ch.on('close', () => (code === 0 ? resolve() : reject(this.fileError('write', path, new Error(`remote cat exited with ${code}`)))))
+      } else {
+        inner.once('close', () => resolve())
+        inner.once('error', (e: Error) => reject(this.fileError('write', path, e)))
+      }
+    })
+    done.catch(() => {})
+    // 'finish' on the returned stream means the bytes are on the host, not merely sent.
+    return new Writable({
+      write(chunk, _enc, cb) {
+        inner.write(chunk) ? cb() : inner.once('drain', () => cb())
+      },
+      final: (cb) => {
+        inner.end()
+        done.then(async () => {
+          if (sftp) await new Promise<void>((r, j) => sftp.chmod(path, mode, (e) => (e ? j(this.fileError('chmod', path, e)) : r())))
+        }).then(() => cb(), cb)
+      },
+      destroy(err, cb) {
+        ;(inner as unknown as { destroy?: () => void }).destroy?.()
+        cb(err)
+      },
+    })
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    // mv is rename(2) on one filesystem, and replaces `to` like POSIX rename; SFTP's rename refuses to.
+    const cmd = `mv -f -- ${quote(from)} ${quote(to)}`
+    if (this.sudo) await this.sh(cmd, `rename ${from} to ${to}`)
+    else await this.plain(cmd, `rename ${from} to ${to}`)
+  }
+
+  async unlink(path: string): Promise<void> {
+    if (this.sudo) {
+      await this.sh(`rm -- ${quote(path)}`, `remove ${path}`)
+      return
+    }
+    const sftp = await this.t.sftp()
+    await new Promise<void>((resolve, reject) => sftp.unlink(path, (e) => (e ? reject(this.fileError('remove', path, e)) : resolve())))
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    if (this.sudo) {
+      const out = await this.sh(`[ -d ${quote(path)} ] || exit 0; find ${quote(path)} -mindepth 1 -maxdepth 1 -printf '%f\\0'`, `list ${path}`)
+      return out.toString('utf8').split('\0').filter(Boolean).sort()
+    }
+    const sftp = await this.t.sftp()
+    return new Promise((resolve, reject) =>
+      sftp.readdir(path, (e, list) => {
+        if (e) return (e as { code?: number }).code === SFTP_NO_SUCH_FILE ? resolve([]) : reject(this.fileError('list', path, e))
+        resolve(list.map((f) => f.filename).sort())
+      }),
+    )
+  }
+
+  async mkdir(path: string, opts: { mode?: number } = {}): Promise<void> {
+    const cmd = `mkdir -p -m ${(opts.mode ?? 0o700).toString(8)} -- ${quote(path)}`
+    if (this.sudo) await this.sh(cmd, `create ${path}`)
+    else await this.plain(cmd, `create ${path}`)
+  }
+
+  private async plain(command: string, doing: string): Promise<void> {
+    const r = await this.t.exec(command, { nothrow: true, sudo: false })
+    if (!r.ok)
+      throw new DrError({ code: 'file.failed', host: this.t.host, doing, message: `${this.t.host}: cannot ${doing}`, command, exitStatus: r.exitCode, stderr: r.stderr, hint: 'check the path and its permissions on the host' })
+  }
+}

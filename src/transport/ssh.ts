@@ -1,0 +1,331 @@
+// A host reached over SSH (ssh2): verified host keys, key files or the agent (never forwarded), an optional jump
+// host, `sudo -n` when the inventory asks, timeouts on connect and on every command, SFTP, and TCP/unix tunnels.
+import fsp from 'node:fs/promises'
+import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
+import { DrError } from '../core/error.ts'
+import type { SshSettings } from '../inventory/types.ts'
+import { listenTunnel } from './local.ts'
+import { makeShell, quote, settle } from './shell.ts'
+import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
+import { defaultKnownHosts, readKnownHosts, verifyHostKey } from './host-key.ts'
+import { hostToken, preferredHostKeyAlgorithms } from './known-hosts.ts'
+import { sshConnectError, type SshContext } from './ssh-errors.ts'
+import { SshFiles } from './ssh-files.ts'
+
+/** What SshTransport needs of a host; an inventory Host fits. */
+export interface SshTarget {
+  name: string
+  address: string
+  ssh: SshSettings
+  hostKeys: string[]
+}
+
+/** `sudo -n` (never prompt: a prompt would hang a fan-out) around one shell command. */
+export const wrapSudo = (command: string): string => `sudo -n -- sh -c ${quote(command)}`
+
+interface RawRun {
+  exitCode: number | null
+  signal: string | null
+  stdout: Buffer
+  stderr: Buffer
+  durationMs: number
+  timedOut: boolean
+  /** Set when the channel could not be opened or the connection dropped. */
+  failure?: string
+}
+
+export class SshTransport implements Transport {
+  readonly kind = 'ssh' as const
+  readonly host: string
+  readonly $
+  private readonly files: SshFiles
+  private readonly tunnels = new Set<Tunnel>()
+  private closed = false
+
+  private constructor(
+    readonly target: SshTarget,
+    readonly client: Client,
+    private readonly ctx: SshContext,
+  ) {
+    this.host = target.name
+    this.$ = makeShell((cmd, o) => this.exec(cmd, o))
+    this.files = new SshFiles(this)
+    client.on('close', () => (this.closed = true))
+  }
+
+  /** Connect (through `via` when the host sits behind a jump host). Throws a mapped DrError. */
+  static async connect(target: SshTarget, opts: { via?: SshTransport } = {}): Promise<SshTransport> {
+    const s = target.ssh
+    const ctx: SshContext = {
+      host: target.name,
+      address: target.address,
+      port: s.port,
+      user: s.user,
+      identityFile: s.identityFile,
+      agent: s.agent,
+      via: opts.via?.host,
+    }
+    const knownHosts = s.knownHosts ?? defaultKnownHosts()
+    const token = hostToken(target.address, s.port)
+    const cfg: ConnectConfig = {
+      host: target.address,
+      port: s.port,
+      username: s.user,
+      readyTimeout: s.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      agentForward: false,
+      algorithms: {
+        serverHostKey: target.hostKeys.length
+          ? undefined
+          : (preferredHostKeyAlgorithms(await readKnownHosts(knownHosts), token) as never),
+      },
+    }
+    if (s.identityFile) {
+      try {
+        cfg.privateKey = await fsp.readFile(s.identityFile)
+      } catch (e) {
+        throw new DrError({
+          code: 'ssh.key-unreadable',
+          host: target.name,
+          message: `${target.name}: cannot read the SSH key ${s.identityFile}: ${(e as Error).message}`,
+          hint: 'check ssh.identityFile in the inventory (relative paths are relative to the inventory file)',
+          exit: 'usage',
+          cause: e,
+        })
+      }
+      const pass = s.passphraseEnv ? process.env[s.passphraseEnv] : undefined
+      if (pass) cfg.passphrase = pass
+    }
+    if (s.agent) {
+      if (!process.env.SSH_AUTH_SOCK)
+        throw new DrError({
+          code: 'ssh.no-agent',
+          host: target.name,
+          message: `${target.name}: ssh.agent is true but SSH_AUTH_SOCK is not set`,
+          hint: 'start an agent (`eval $(ssh-agent); ssh-add KEY`) or set ssh.identityFile and ssh.agent: false',
+          exit: 'usage',
+        })
+      cfg.agent = process.env.SSH_AUTH_SOCK
+    }
+    if (opts.via) cfg.sock = (await opts.via.openForward(target.address, s.port)) as never
+
+    let refusal: DrError | undefined
+    cfg.hostVerifier = ((key: Buffer, verify: (ok: boolean) => void) => {
+      verifyHostKey(
+        { host: target.name, address: target.address, port: s.port, hostKeys: target.hostKeys, knownHosts: s.knownHosts, acceptNewHostKeys: s.acceptNewHostKeys },
+        key,
+      ).then(
+        () => verify(true),
+        (e) => {
+          refusal = e instanceof DrError ? e : sshConnectError(e, ctx)
+          verify(false)
+        },
+      )
+    }) as ConnectConfig['hostVerifier']
+
+    const client = new Client()
+    await new Promise<void>((resolve, reject) => {
+      let settled = false
+      const fail = (e: unknown) => {
+        if (settled) return
+        settled = true
+        client.end()
+        reject(refusal ?? sshConnectError(e, ctx))
+      }
+      client.once('ready', () => {
+        settled = true
+        resolve()
+      })
+      client.on('error', fail)
+      client.once('close', () => fail(new Error('the connection closed during the SSH handshake')))
+      try {
+        client.connect(cfg)
+      } catch (e) {
+        fail(e)
+      }
+    })
+    return new SshTransport(target, client, ctx)
+  }
+
+  get settings(): SshSettings {
+    return this.target.ssh
+  }
+
+  /** Run a command and collect its output as bytes; never throws. */
+  run(command: string, opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RawRun> {
+    const started = Date.now()
+    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs
+    return new Promise((resolve) => {
+      const failed = (why: string) =>
+        resolve({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(why), durationMs: Date.now() - started, timedOut: false, failure: why })
+      if (this.closed) return failed(`the SSH connection to ${this.host} is closed`)
+      try {
+        this.client.exec(command, (err, ch) => {
+          if (err) return failed(`cannot start a command on ${this.host}: ${err.message}`)
+          const out: Buffer[] = []
+          const errOut: Buffer[] = []
+          let exitCode: number | null = null
+          let signal: string | null = null
+          let timedOut = false
+          const timer =
+            timeoutMs > 0
+              ? setTimeout(() => {
+                  timedOut = true
+                  // OpenSSH delivers the signal to the session's shell; closing the channel ends the rest.
+                  ch.signal('KILL')
+                  ch.close()
+                }, timeoutMs)
+              : undefined
+          ch.on('data', (d: Buffer) => out.push(d))
+          ch.stderr.on('data', (d: Buffer) => errOut.push(d))
+          ch.on('exit', (code: number | null, sig?: string) => {
+            exitCode = code ?? null
+            signal = sig ? `SIG${sig}` : null
+          })
+          ch.on('close', () => {
+            if (timer) clearTimeout(timer)
+            resolve({
+              exitCode,
+              signal: timedOut ? 'TIMEOUT' : signal,
+              stdout: Buffer.concat(out),
+              stderr: Buffer.concat(errOut),
+              durationMs: Date.now() - started,
+              timedOut,
+            })
+          })
+          ch.on('error', () => {})
+          ch.end(opts.input ?? undefined)
+        })
+      } catch (e) {
+        failed(`cannot start a command on ${this.host}: ${(e as Error).message}`)
+      }
+    })
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const full = (opts.sudo ?? this.settings.sudo) ? wrapSudo(command) : command
+    const r = await this.run(full, { input: opts.input, timeoutMs: opts.timeoutMs })
+    return settle(
+      {
+        host: this.host,
+        command: full,
+        exitCode: r.exitCode,
+        signal: r.signal,
+        stdout: r.stdout.toString('utf8'),
+        stderr: r.stderr.toString('utf8'),
+        durationMs: r.durationMs,
+        ok: r.exitCode === 0 && !r.timedOut && !r.failure,
+      },
+      opts,
+    )
+  }
+
+  /** A raw channel for a command (used for streaming files under sudo). */
+  openExec(command: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) =>
+      this.client.exec(command, (err, ch) => (err ? reject(this.channelError(err, `run ${command}`)) : resolve(ch))),
+    )
+  }
+
+  private sftpSession?: Promise<SFTPWrapper>
+  sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
+      this.client.sftp((err, s) => (err ? reject(this.channelError(err, 'open an SFTP session')) : resolve(s))),
+    ).catch((e) => {
+      this.sftpSession = undefined
+      throw e
+    })
+    return this.sftpSession
+  }
+
+  /** A stream to targetHost:targetPort as seen from this host (also used as a jump host's `sock`). */
+  openForward(targetHost: string, targetPort: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) =>
+      this.client.forwardOut('127.0.0.1', 0, targetHost, targetPort, (err, ch) =>
+        err ? reject(this.channelError(err, `open a tunnel to ${targetHost}:${targetPort}`)) : resolve(ch),
+      ),
+    )
+  }
+
+  openUnixForward(socketPath: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) =>
+      this.client.openssh_forwardOutStreamLocal(socketPath, (err, ch) =>
+        err ? reject(this.channelError(err, `open a tunnel to ${socketPath}`)) : resolve(ch),
+      ),
+    )
+  }
+
+  private channelError(err: Error, doing: string): DrError {
+    const prohibited = /administratively prohibited|open failed/i.test(err.message)
+    return new DrError({
+      code: 'ssh.channel-failed',
+      host: this.host,
+      doing,
+      message: `${this.host}: cannot ${doing}: ${err.message}`,
+      hint: prohibited
+        ? 'sshd on the host refuses it: check AllowTcpForwarding / AllowStreamLocalForwarding / Subsystem sftp in its sshd_config, and that the target is listening'
+        : 'the SSH connection may have dropped; try again',
+      cause: err,
+    })
+  }
+
+  private async tunnel(open: () => Promise<ClientChannel>): Promise<Tunnel> {
+    const t = await listenTunnel(open)
+    const tracked: Tunnel = {
+      localPort: t.localPort,
+      close: async () => {
+        this.tunnels.delete(tracked)
+        await t.close()
+      },
+    }
+    this.tunnels.add(tracked)
+    return tracked
+  }
+
+  forward(targetHost: string, targetPort: number): Promise<Tunnel> {
+    return this.tunnel(() => this.openForward(targetHost, targetPort))
+  }
+  forwardUnix(socketPath: string): Promise<Tunnel> {
+    return this.tunnel(() => this.openUnixForward(socketPath))
+  }
+
+  readFile(path: string) {
+    return this.files.readFile(path)
+  }
+  writeFile(path: string, data: string | Buffer, opts?: WriteFileOptions) {
+    return this.files.writeFile(path, data, opts)
+  }
+  createReadStream(path: string) {
+    return this.files.createReadStream(path)
+  }
+  createWriteStream(path: string, opts?: WriteFileOptions) {
+    return this.files.createWriteStream(path, opts)
+  }
+  rename(from: string, to: string) {
+    return this.files.rename(from, to)
+  }
+  unlink(path: string) {
+    return this.files.unlink(path)
+  }
+  readdir(path: string) {
+    return this.files.readdir(path)
+  }
+  mkdir(path: string, opts?: { mode?: number }) {
+    return this.files.mkdir(path, opts)
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.tunnels].map((t) => t.close()))
+    if (this.closed) return
+    await new Promise<void>((resolve) => {
+      this.client.once('close', () => resolve())
+      this.client.end()
+      setTimeout(resolve, 2000).unref()
+    })
+  }
+}
