@@ -32,7 +32,7 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
 export const hostToken = (address: string, port: number): string => (port === 22 ? address : `[${address}]:${port}`)
 
 function glob(pattern: string, s: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i')
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i')
   return re.test(s)
 }
 
