@@ -67,7 +67,8 @@ export function clientOptions(hosts: string, creds: MemberCredentials, callTimeo
     credentials: { rootCertificate: creds.ca, certChain: creds.cert, privateKey: creds.key },
     dialTimeout: callTimeoutMs,
     faultHandling: { global: noop, host: () => noop },
-    defaultCallOptions: () => ({ deadline: Date.now() + callTimeoutMs }),
+    // Streams (snapshots) take as long as they take; every unary call gets the deadline.
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     // The tunnel ends on 127.0.0.1; the member's certificate must name 127.0.0.1 (RKE's and the lab's do).
     grpcOptions: { 'grpc.max_receive_message_length': -1 },
   }

@@ -1,11 +1,83 @@
-import type { Command } from 'commander'
-import { action, notBuilt } from '../run.ts'
+// `dr failover` and `dr fence`: thin wrappers that validate options and hand the runbook to the engine.
+import { type Command, Option } from 'commander'
+import { formatDuration } from '../../core/output.ts'
+import { DrError } from '../../core/error.ts'
+import { failover } from '../../../runbooks/failover.ts'
+import { fence } from '../../../runbooks/fence.ts'
+import { action } from '../run.ts'
+import { runRunbook } from '../runbook-command.ts'
 
 export function registerFailover(program: Command) {
   program
     .command('failover')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .argument('[args...]')
-    .action(action(async () => notBuilt('failover')))
+    .description('rebuild etcd from the surviving site when the other site (holding the etcd majority) is lost')
+    .requiredOption('--site <site>', 'the site that survived')
+    .addOption(new Option('--method <method>', 'how to rebuild etcd').choices(['force-new-cluster', 'restore']).default('force-new-cluster'))
+    .option('--force', 'go on even though etcd still has quorum (you are sure the other site is gone)')
+    .option('--delete-nodes', "delete the lost site's Node objects instead of tainting them out-of-service")
+    .option('--rke-config <file>', "write RKE's cluster.yml without the lost site's nodes (a .bak is kept)")
+    .option('--break-lock', "take over the cluster's lock from a dead run")
+    .addHelpText(
+      'after',
+      `
+What it does (each step checks first, applies, then verifies; a re-run resumes where a killed run stopped):
+  1. reaches every etcd member; refuses while etcd still has quorum (a linearizable read succeeds) unless --force
+  2. picks the survivor: the reachable member of --site with the highest raft applied index
+  3. takes a safety snapshot of the survivor (locally, with its sha256) and copies its data dir aside
+  4. rebuilds etcd from the survivor (see --method), removes every member outside the site
+  5. points each surviving kube-apiserver's --etcd-servers at the live members only, restarts kubelet, waits for /readyz
+  6. taints the lost site's Nodes node.kubernetes.io/out-of-service=nodeshutdown:NoExecute (or deletes them)
+  7. verifies: quorum read and write, key count, no --force-new-cluster left, apiservers ready; prints the recovery time
+
+Methods:
+  force-new-cluster  (default, as in seed 003) restart the survivor with --force-new-cluster and itself as the only
+                     member, wait for a leader and a write, then re-create it without the flag. Keeps the data,
+                     the revision and the cluster ID.
+  restore            restore the safety snapshot as a new one-member cluster with a fresh --initial-cluster-token:
+                     a new cluster ID, so the old members can never merge back. (not built yet)
+
+Nothing is deleted: old containers are kept as <name>-old-<time>, the data dir as <dir>.dr-before-failover-<time>.
+When the lost site comes back, fence it before it can form its own quorum: dr fence --site <lost site>.
+
+Examples:
+  dr failover --site B --plan
+  dr failover --site B --yes --json`,
+    )
+    .action(
+      action(async (ctx, _args, opts) => {
+        if (opts.method === 'restore') {
+          throw new DrError({ code: 'not-built', message: 'failover --method restore is not built yet', hint: 'use the default --method force-new-cluster', exit: 'usage' })
+        }
+        const inv = await ctx.inventory()
+        const lost = Object.keys(inv.sites).filter((s) => s !== opts.site)
+        return runRunbook(ctx, failover, { site: opts.site, method: opts.method, force: !!opts.force, deleteNodes: !!opts.deleteNodes, rkeConfig: opts.rkeConfig }, {
+          breakLock: !!opts.breakLock,
+          onReport: (r) => {
+            return r.status === 'succeeded'
+              ? [
+                  `Recovery time: ${formatDuration(r.durationMs)} (from start to verified)`,
+                  `Next: when the lost site's hosts come back, fence them before anything else: ${lost.map((x) => `dr fence --site ${x}`).join('; ')}`,
+                ]
+              : []
+          },
+        })
+      }),
+    )
+
+  program
+    .command('fence')
+    .description("keep a lost site's old etcd members and apiservers down when its hosts come back")
+    .requiredOption('--site <site>', 'the lost site to fence')
+    .option('--break-lock', "take over the cluster's lock from a dead run")
+    .addHelpText(
+      'after',
+      `
+For each reachable etcd/controlplane host of the site: restart policy off, etcd and kube-apiserver stopped and
+renamed <name>-fenced-<time>, the etcd data dir moved to <dir>.dr-fenced-<time>, and ${'/var/lib/dr/fence.json'}
+written. Idempotent. Unreachable hosts are listed: run it again when they return.
+
+Example:
+  dr fence --site A --yes`,
+    )
+    .action(action(async (ctx, _args, opts) => runRunbook(ctx, fence, { site: opts.site }, { breakLock: !!opts.breakLock })))
 }

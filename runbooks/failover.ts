@@ -1,0 +1,442 @@
+// Site failover for RKE clusters (seed 003, DESIGN.md §3): the site holding the etcd majority is gone; rebuild
+// etcd from the best surviving member of the named site, prune the dead members, point the surviving apiservers
+// at live members only, move the dead site's workloads, and prove it. Every step reads the world in `check`,
+// so a run killed anywhere converges when started again.
+import path from 'node:path'
+import { DrError } from '../src/core/error.ts'
+import { chooseSurvivor } from '../src/cluster/quorum.ts'
+import { readDecision, writeDecision, decisionPath, type FailoverDecision } from '../src/cluster/decision.ts'
+import { probeCluster, type ClusterStatus } from '../src/etcd/status.ts'
+import { connectMember, memberEndpoint } from '../src/etcd/client.ts'
+import { keyCount, snapshotToFile, waitWritable } from '../src/etcd/ops.ts'
+import { hostsInSite, hostsWithRole, type Inventory } from '../src/inventory/types.ts'
+import type { Runbook, Step, StepContext } from '../src/runbook/types.ts'
+import { etcdContainer, recreateStep, type ContainerEdit } from './steps/containers.ts'
+import { apiserverSteps, nodeSteps, rkeConfigStep, verifyApiservers } from './steps/kube.ts'
+
+export type Method = 'force-new-cluster' | 'restore'
+
+export interface FailoverOptions {
+  site: string
+  method?: Method
+  force?: boolean
+  deleteNodes?: boolean
+  rkeConfig?: string
+}
+
+export interface FailoverFacts {
+  site: string
+  failedSites: string[]
+  method: Method
+  status: ClusterStatus
+  decision: FailoverDecision
+  /** The decision was read back from an earlier, unfinished run. */
+  resumed: boolean
+  survivorReason: string
+  /** etcd member name and peer URL of the survivor, from its container's flags. */
+  survivorName: string
+  survivorPeerUrl: string
+  deadHosts: string[]
+  /** Controlplane hosts of the surviving site: their apiservers are repointed, and dr talks to Kubernetes through them. */
+  siteControlplanes: string[]
+  /** The cluster already runs from the named site only (a finished or nearly finished failover). */
+  alreadyFailedOver: boolean
+}
+
+const opt = (o: Record<string, unknown>) => o as unknown as FailoverOptions
+
+export const failover: Runbook<FailoverFacts> = {
+  name: 'failover',
+  title: 'site failover',
+
+  async assess(ctx) {
+    const o = opt(ctx.options)
+    const inv = ctx.inv
+    if (!inv.sites[o.site]) {
+      throw new DrError({
+        code: 'failover.unknown-site',
+        message: `site ${o.site} is not in the inventory (sites: ${Object.keys(inv.sites).join(', ')})`,
+        hint: 'name the site that survived: dr failover --site <site>',
+        exit: 'usage',
+      })
+    }
+    const method: Method = o.method ?? 'force-new-cluster'
+    const failedSites = Object.keys(inv.sites).filter((s) => s !== o.site)
+    ctx.out.progress(`assessing ${hostsWithRole(inv, 'etcd').length} etcd members …`)
+    const status = await probeCluster(ctx.conns, inv, { timeoutMs: 3000 })
+    const siteHosts = new Set(hostsInSite(inv, o.site).map((h) => h.name))
+    const listedOutside = status.members.filter((m) => m.listed && !siteHosts.has(m.host))
+    const alreadyFailedOver = status.verdict.hasQuorum && status.memberList.length > 0 && listedOutside.length === 0
+    const previous = readDecision(inv.stateDir, o.site)
+
+    if (status.verdict.hasQuorum && !alreadyFailedOver && !o.force) {
+      const ok = status.members.filter((m) => m.quorumRead).map((m) => m.host)
+      throw new DrError({
+        code: 'failover.quorum-present',
+        message: `etcd still has quorum (a linearizable read succeeded through ${ok.join(', ')}): a failover would throw away a working cluster`,
+        hint: 'if the other site is really gone and this is a stale view, check `dr status`; to force it anyway, add --force',
+        exit: 'refused',
+      })
+    }
+
+    let decision: FailoverDecision
+    let reason: string
+    if (previous && !previous.completedAt) {
+      decision = previous
+      reason = `resuming the failover decided at ${previous.decidedAt} (${decisionPath(inv.stateDir, o.site)})`
+    } else if (previous && alreadyFailedOver) {
+      decision = previous
+      reason = `the failover decided at ${previous.decidedAt} is complete`
+    } else {
+      const choice = chooseSurvivor(status.members, o.site)
+      if (!choice.survivor) {
+        throw new DrError({
+          code: 'failover.no-survivor',
+          message: choice.reason,
+          hint: `check the hosts of site ${o.site} with \`dr status\`; dr needs SSH to them and the etcd container running`,
+        })
+      }
+      reason = choice.reason
+      const tag = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
+      decision = { site: o.site, survivor: choice.survivor.host, method, decidedAt: new Date().toISOString(), tag }
+      if (method === 'restore') decision.token = `dr-${o.site.toLowerCase()}-${tag.toLowerCase()}`
+    }
+    if (decision.method !== method && o.method) {
+      throw new DrError({
+        code: 'failover.method-changed',
+        message: `an unfinished failover with --method ${decision.method} is in progress; it cannot switch to ${method}`,
+        hint: `finish it with --method ${decision.method}, or remove ${decisionPath(inv.stateDir, o.site)} after checking the cluster by hand`,
+        exit: 'refused',
+      })
+    }
+    const t = await ctx.conns.get(decision.survivor)
+    const c = await etcdContainer(t, inv)
+    const argv = c ? [c.Path, ...(c.Args ?? [])] : []
+    const flag = (f: string) => argv.find((a) => a.startsWith(`${f}=`))?.slice(f.length + 1)
+    const survivorName = flag('--name') ?? `etcd-${decision.survivor}`
+    const survivorPeerUrl = flag('--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`
+    return {
+      site: o.site,
+      failedSites,
+      method: decision.method,
+      status,
+      decision,
+      resumed: !!previous && !previous.completedAt,
+      survivorReason: reason,
+      survivorName,
+      survivorPeerUrl,
+      deadHosts: failedSites.flatMap((s) => hostsInSite(inv, s).map((h) => h.name)),
+      siteControlplanes: hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name),
+      alreadyFailedOver,
+    }
+  },
+
+  describe(f) {
+    const m = f.status.members.find((x) => x.host === f.decision.survivor)
+    const lines = [
+      `surviving site: ${f.site}; lost: ${f.failedSites.join(', ')}`,
+      `etcd: ${f.status.verdict.reachable} of ${f.status.verdict.members} members reachable, quorum ${f.status.verdict.hasQuorum ? 'present' : 'LOST'}`,
+      ...f.status.members.map(
+        (x) =>
+          `  ${x.host.padEnd(10)} site ${x.site}  ${x.reachable ? `term ${x.raftTerm} applied ${x.raftAppliedIndex} revision ${x.revision}` : `unreachable: ${x.error ?? ''}`}`,
+      ),
+      `survivor: ${f.decision.survivor} (${f.survivorName}) — ${f.survivorReason}`,
+      f.method === 'force-new-cluster'
+        ? 'method: force-new-cluster — restart the survivor with --force-new-cluster: it keeps its data, revision and cluster ID and drops every other member (seed 003).'
+        : `method: restore — restore the safety snapshot as a new one-member cluster with the fresh token ${f.decision.token}: a new cluster ID, so old members can never merge back (etcd maintainers' preferred way).`,
+    ]
+    if (m && !m.reachable && !f.resumed) lines.push(`warning: the survivor is not reachable now`)
+    return lines
+  },
+
+  steps(f, options) {
+    const o = opt(options)
+    const s = f.decision.survivor
+    const steps: Step<FailoverFacts>[] = [recordDecision, safetySnapshot, copyDataAside]
+    if (f.method === 'force-new-cluster') steps.push(forceNewCluster(s), dropForceFlag(s))
+    else steps.push(...restoreSteps(s))
+    steps.push(removeDeadMembers)
+    steps.push(...apiserverSteps<FailoverFacts>(f.siteControlplanes, (inv) => liveClientUrls(inv, f)))
+    steps.push(...nodeSteps<FailoverFacts>(f.deadHosts, !!o.deleteNodes, f.siteControlplanes))
+    if (o.rkeConfig) steps.push(rkeConfigStep<FailoverFacts>(path.resolve(o.rkeConfig), f.deadHosts))
+    steps.push(markComplete)
+    return steps
+  },
+
+  async finalVerify(ctx) {
+    const f = ctx.facts
+    const out: string[] = []
+    const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor)
+    try {
+      await waitWritable(conn.client, `verify-${f.decision.tag}`, 15_000, f.decision.survivor)
+      out.push(`quorum read and write through ${f.decision.survivor}: ok`)
+      const members = (await conn.client.cluster.memberList({})).members
+      const outside = members.filter((m) => !siteAddresses(ctx.inv, f.site).some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))
+      if (outside.length) throw unverified(`members outside site ${f.site} are still listed: ${outside.map((m) => m.name).join(', ')}`)
+      out.push(`members: ${members.map((m) => m.name).join(', ')} (all in site ${f.site})`)
+      const keys = await keyCount(conn.client)
+      const want = f.decision.snapshot?.keys ?? 0
+      if (keys < want) throw unverified(`only ${keys} keys, fewer than the ${want} of the safety snapshot`)
+      out.push(`keys: ${keys} (safety snapshot had ${want})`)
+    } finally {
+      await conn.close()
+    }
+    for (const h of hostsInSite(ctx.inv, f.site).filter((x) => x.roles.includes('etcd'))) {
+      const c = await etcdContainer(await ctx.conns.get(h.name), ctx.inv)
+      if (c && [c.Path, ...(c.Args ?? [])].some((a) => a.startsWith('--force-new-cluster'))) {
+        throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
+      }
+    }
+    out.push(`no --force-new-cluster on any etcd of site ${f.site}`)
+    out.push(...(await verifyApiservers(ctx as StepContext<unknown>, f.site, liveClientUrls(ctx.inv, f))))
+    return out
+  },
+}
+
+const unverified = (message: string) =>
+  new DrError({ code: 'failover.unverified', message, exit: 'unverified', hint: 'read the journal, fix the cause, and run the failover again: it resumes' })
+
+const siteAddresses = (inv: Inventory, site: string) => hostsInSite(inv, site).map((h) => h.address)
+
+/** After the failover the only etcd member is the survivor (other members of its site rejoin later). */
+const liveClientUrls = (inv: Inventory, f: FailoverFacts) => [memberEndpoint(inv, f.decision.survivor)]
+
+const recordDecision: Step<FailoverFacts> = {
+  id: 'record-decision',
+  title: 'Record the failover decision (survivor, method) in the state directory',
+  async check(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    return d ? [] : [{ summary: `write ${decisionPath(ctx.inv.stateDir, ctx.facts.site)}: survivor ${ctx.facts.decision.survivor}, ${ctx.facts.method}` }]
+  },
+  async apply(ctx) {
+    writeDecision(ctx.inv.stateDir, ctx.facts.decision)
+  },
+  async verify(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    if (d?.survivor !== ctx.facts.decision.survivor) throw unverified('the decision file does not name the survivor')
+  },
+}
+
+const safetySnapshot: Step<FailoverFacts> = {
+  id: 'safety-snapshot',
+  title: 'Take a safety snapshot of the survivor (works without quorum)',
+  async check(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+    if (d.snapshot) return []
+    const file = path.join(ctx.inv.stateDir, 'snapshots', `${ctx.inv.cluster}-${d.survivor}-${d.tag}.db`)
+    return [{ host: d.survivor, summary: `stream a snapshot of ${d.survivor} to ${file} and record its sha256, revision and key count` }]
+  },
+  async apply(ctx) {
+    const f = ctx.facts
+    const d = readDecision(ctx.inv.stateDir, f.site) ?? f.decision
+    const file = path.join(ctx.inv.stateDir, 'snapshots', `${ctx.inv.cluster}-${d.survivor}-${d.tag}.db`)
+    const conn = await connectMember(ctx.conns, ctx.inv, d.survivor)
+    try {
+      const { mkdirSync } = await import('node:fs')
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+      const snap = await snapshotToFile(conn.client, file)
+      // Serializable: answered by the survivor alone, which is all there is without quorum.
+      const keys = await keyCount(conn.client, { serializable: true })
+      const revision = f.status.members.find((m) => m.host === d.survivor)?.revision ?? 0
+      d.snapshot = { path: file, sha256: snap.sha256, size: snap.size, keys, revision }
+      f.decision = d
+      writeDecision(ctx.inv.stateDir, d)
+    } finally {
+      await conn.close()
+    }
+  },
+  async verify(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    if (!d?.snapshot) throw unverified('no safety snapshot recorded')
+    const { createReadStream } = await import('node:fs')
+    const { createHash } = await import('node:crypto')
+    const h = createHash('sha256')
+    for await (const chunk of createReadStream(d.snapshot.path)) h.update(chunk as Buffer)
+    if (h.digest('hex') !== d.snapshot.sha256) throw unverified(`the safety snapshot ${d.snapshot.path} does not match its sha256`)
+    return `${d.snapshot.keys} keys, ${d.snapshot.size} bytes, sha256 ${d.snapshot.sha256.slice(0, 12)}…`
+  },
+}
+
+const copyDataAside: Step<FailoverFacts> = {
+  id: 'copy-data-aside',
+  title: "Stop the survivor's etcd and copy its data dir aside",
+  destructive: true,
+  async check(ctx) {
+    const d = ctx.facts.decision
+    const t = await ctx.conns.get(d.survivor)
+    const copy = `${ctx.inv.etcd.dataDir}.dr-before-failover-${d.tag}`
+    const r = await t.$`test -d ${copy}`.nothrow()
+    if (r.ok) return []
+    return [
+      {
+        host: d.survivor,
+        destructive: true,
+        summary: `stop etcd (restart policy off), then copy ${ctx.inv.etcd.dataDir} to ${copy}`,
+        command: `docker update --restart=no ${ctx.inv.etcd.container} && docker stop ${ctx.inv.etcd.container} && cp -a ${ctx.inv.etcd.dataDir} ${copy}`,
+      },
+    ]
+  },
+  async apply(ctx) {
+    const d = ctx.facts.decision
+    const t = await ctx.conns.get(d.survivor)
+    const name = ctx.inv.etcd.container
+    const dir = ctx.inv.etcd.dataDir
+    const copy = `${dir}.dr-before-failover-${d.tag}`
+    // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes.
+    await t.$`if docker inspect ${name} >/dev/null 2>&1; then docker update --restart=no ${name} >/dev/null && docker stop -t 30 ${name} >/dev/null; fi
+rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`
+  },
+  async verify(ctx) {
+    const d = ctx.facts.decision
+    const t = await ctx.conns.get(d.survivor)
+    const copy = `${ctx.inv.etcd.dataDir}.dr-before-failover-${d.tag}`
+    const size = await t.$`du -sh ${copy} | cut -f1`.text()
+    return `${copy} (${size})`
+  },
+}
+
+/** True when the survivor leads a writable cluster that lists no member outside its site. */
+async function survivorRunsAlone(ctx: StepContext<FailoverFacts>): Promise<boolean> {
+  const f = ctx.facts
+  const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor, { callTimeoutMs: 2000 }).catch(() => undefined)
+  if (!conn) return false
+  try {
+    const members = (await conn.client.cluster.memberList({})).members
+    const addrs = siteAddresses(ctx.inv, f.site)
+    if (!members.every((m) => addrs.some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))) return false
+    await conn.client.get('dr/probe/none').exists()
+    return true
+  } catch {
+    return false
+  } finally {
+    await conn.close()
+  }
+}
+
+function forceNewCluster(survivor: string): Step<FailoverFacts> {
+  const edit = (f: FailoverFacts): ContainerEdit => ({
+    setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
+    addArgs: ['--force-new-cluster'],
+    // Off while forced: a host reboot must not force a new cluster a second time.
+    restartPolicy: { Name: 'no' },
+  })
+  return recreateStep<FailoverFacts>({
+    id: 'force-new-cluster',
+    title: `Re-create etcd on ${survivor} with --force-new-cluster and itself as the only member`,
+    host: survivor,
+    container: (inv) => inv.etcd.container,
+    edit,
+    async done(ctx) {
+      return survivorRunsAlone(ctx)
+    },
+    async after(ctx) {
+      const conn = await connectMember(ctx.conns, ctx.inv, survivor)
+      try {
+        const ms = await waitWritable(conn.client, `forced-${ctx.facts.decision.tag}`, 60_000, survivor)
+        return `leader elected and a write accepted ${(ms / 1000).toFixed(1)} s after start`
+      } finally {
+        await conn.close()
+      }
+    },
+  })
+}
+
+function dropForceFlag(survivor: string): Step<FailoverFacts> {
+  return recreateStep<FailoverFacts>({
+    id: 'drop-force-flag',
+    title: `Re-create etcd on ${survivor} without --force-new-cluster, restart policy always`,
+    host: survivor,
+    container: (inv) => inv.etcd.container,
+    edit: () => ({ removeArgs: ['--force-new-cluster'], restartPolicy: { Name: 'always' } }),
+    async done(ctx, c) {
+      if (!c) return false
+      const forced = [c.Path, ...(c.Args ?? [])].some((a) => a.startsWith('--force-new-cluster'))
+      return !forced && c.HostConfig.RestartPolicy?.Name === 'always' && c.State.Running && (await survivorRunsAlone(ctx))
+    },
+    async after(ctx) {
+      const conn = await connectMember(ctx.conns, ctx.inv, survivor)
+      try {
+        const ms = await waitWritable(conn.client, `unforced-${ctx.facts.decision.tag}`, 60_000, survivor)
+        return `writable ${(ms / 1000).toFixed(1)} s after start`
+      } finally {
+        await conn.close()
+      }
+    },
+  })
+}
+
+function restoreSteps(survivor: string): Step<FailoverFacts>[] {
+  return [
+    {
+      id: 'restore-snapshot',
+      title: `Restore the safety snapshot on ${survivor} as a new one-member cluster (fresh token)`,
+      host: survivor,
+      destructive: true,
+      async check() {
+        throw new DrError({
+          code: 'not-built',
+          message: 'failover --method restore is not built yet',
+          hint: 'use the default --method force-new-cluster; see "Not supported yet" in README.md',
+          exit: 'usage',
+        })
+      },
+      async apply() {},
+      async verify() {},
+    },
+  ]
+}
+
+const removeDeadMembers: Step<FailoverFacts> = {
+  id: 'remove-dead-members',
+  title: 'Remove every member outside the surviving site from the member list',
+  async check(ctx) {
+    const f = ctx.facts
+    const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor).catch(() => undefined)
+    const addrs = siteAddresses(ctx.inv, f.site)
+    if (!conn) {
+      // Before the new cluster exists the list cannot be read; say what will be checked.
+      return f.deadHosts
+        .filter((h) => ctx.inv.hosts[h].roles.includes('etcd'))
+        .map((h) => ({ host: f.decision.survivor, summary: `remove ${h}'s member if the new cluster still lists it` }))
+    }
+    try {
+      const members = (await conn.client.cluster.memberList({})).members
+      return members
+        .filter((m) => !addrs.some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))
+        .map((m) => ({ host: f.decision.survivor, summary: `member remove ${m.name} (${BigInt(m.ID).toString(16)}, ${m.peerURLs.join(',')})`, destructive: true }))
+    } catch {
+      return [{ host: f.decision.survivor, summary: 'read the member list once the survivor is writable, and remove dead members' }]
+    }
+  },
+  async apply(ctx) {
+    const f = ctx.facts
+    const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor)
+    try {
+      const addrs = siteAddresses(ctx.inv, f.site)
+      const members = (await conn.client.cluster.memberList({})).members
+      for (const m of members.filter((x) => !addrs.some((a) => x.peerURLs.some((u) => u.includes(`//${a}:`))))) {
+        await conn.client.cluster.memberRemove({ ID: m.ID })
+      }
+    } finally {
+      await conn.close()
+    }
+  },
+  async verify(ctx) {
+    if (!(await survivorRunsAlone(ctx))) throw unverified('members outside the surviving site are still listed')
+  },
+}
+
+const markComplete: Step<FailoverFacts> = {
+  id: 'mark-complete',
+  title: 'Mark the failover complete in the state directory',
+  async check(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    return d?.completedAt ? [] : [{ summary: `set completedAt in ${decisionPath(ctx.inv.stateDir, ctx.facts.site)}` }]
+  },
+  async apply(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+    writeDecision(ctx.inv.stateDir, { ...d, completedAt: new Date().toISOString() })
+  },
+  async verify() {},
+}
+

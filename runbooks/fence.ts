@@ -1,0 +1,87 @@
+// Fence a lost site that comes back: its old etcd members must never run again, or (cut off from the survivors)
+// they still hold a majority of the old membership and serve stale data — a second cluster, measured on the lab.
+// Per reachable host: restart policy off, etcd and kube-apiserver stopped and renamed *-fenced-<time>, the etcd
+// data dir moved to a quarantine name, and a marker recording the fence. Nothing is deleted.
+import { DrError } from '../src/core/error.ts'
+import { FENCE_MARKER, hostFence, type HostFence } from '../src/cluster/fence-state.ts'
+import { hostsInSite } from '../src/inventory/types.ts'
+import type { Runbook, Step } from '../src/runbook/types.ts'
+import type { Transport } from '../src/transport/types.ts'
+import { tryInspect } from './steps/containers.ts'
+
+export interface FenceFacts {
+  site: string
+  tag: string
+  hosts: HostFence[]
+}
+
+const names = (inv: { etcd: { container: string }; kubernetes: { apiserverContainer: string } }) => [inv.etcd.container, inv.kubernetes.apiserverContainer]
+
+async function fenceWork(t: Transport, inv: Parameters<typeof names>[0] & { etcd: { dataDir: string } }): Promise<string[]> {
+  const todo: string[] = []
+  for (const name of names(inv)) {
+    const c = await tryInspect(t, name)
+    if (c) todo.push(`stop ${name}${c.State?.Running ? ' (running)' : ''}, restart policy off, rename it ${name}-fenced-<time>`)
+  }
+  if ((await t.$`test -d ${inv.etcd.dataDir}`.nothrow()).ok) todo.push(`move ${inv.etcd.dataDir} to ${inv.etcd.dataDir}.dr-fenced-<time>`)
+  if (!(await t.$`test -f ${FENCE_MARKER}`.nothrow()).ok) todo.push(`record the fence in ${FENCE_MARKER}`)
+  return todo
+}
+
+function fenceHost(host: string): Step<FenceFacts> {
+  return {
+    id: `fence-${host}`,
+    title: `Fence ${host}: stop and disable its etcd and kube-apiserver, quarantine the etcd data`,
+    host,
+    destructive: true,
+    async check(ctx) {
+      const t = await ctx.conns.get(host)
+      return (await fenceWork(t, ctx.inv)).map((summary) => ({ host, summary, destructive: true }))
+    },
+    async apply(ctx) {
+      const t = await ctx.conns.get(host)
+      const tag = ctx.facts.tag
+      for (const name of names(ctx.inv)) {
+        if (!(await tryInspect(t, name))) continue
+        await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 10 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
+      }
+      const dir = ctx.inv.etcd.dataDir
+      await t.$`if [ -d ${dir} ]; then mv ${dir} ${`${dir}.dr-fenced-${tag}`}; fi`
+      const marker = JSON.stringify({ site: ctx.facts.site, fencedAt: new Date().toISOString(), tag, by: 'dr fence' })
+      await t.$`mkdir -p /var/lib/dr && printf '%s\n' ${marker} > ${FENCE_MARKER}`
+    },
+    async verify(ctx) {
+      const t = await ctx.conns.get(host)
+      const left = await fenceWork(t, ctx.inv)
+      if (left.length) throw new DrError({ code: 'fence.unverified', message: `${host} is not fenced: ${left.join('; ')}`, host, exit: 'unverified' })
+      return `etcd and kube-apiserver stopped and renamed; data quarantined`
+    },
+  }
+}
+
+export const fence: Runbook<FenceFacts> = {
+  name: 'fence',
+  title: 'fence a lost site',
+  async assess(ctx) {
+    const site = String(ctx.options.site)
+    if (!ctx.inv.sites[site]) {
+      throw new DrError({ code: 'fence.unknown-site', message: `site ${site} is not in the inventory`, exit: 'usage', hint: `sites: ${Object.keys(ctx.inv.sites).join(', ')}` })
+    }
+    const candidates = hostsInSite(ctx.inv, site).filter((h) => h.roles.includes('etcd') || h.roles.includes('controlplane'))
+    const hosts = await Promise.all(candidates.map((h) => hostFence(ctx.conns, ctx.inv, h.name)))
+    const tag = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
+    return { site, tag, hosts }
+  },
+  describe(f) {
+    const down = f.hosts.filter((h) => !h.reachable).map((h) => h.host)
+    return [
+      `site ${f.site}: ${f.hosts.length} etcd/controlplane host(s)`,
+      down.length
+        ? `not reachable now: ${down.join(', ')} — they cannot be fenced until they return; run dr fence again then, and keep them isolated until it has run`
+        : 'every host is reachable',
+    ]
+  },
+  steps(f) {
+    return f.hosts.filter((h) => h.reachable).map((h) => fenceHost(h.host))
+  },
+}

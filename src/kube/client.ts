@@ -1,0 +1,106 @@
+// Kubernetes through @kubernetes/client-node, reached over an SSH tunnel to one apiserver's secure port.
+// Written for the real API: the lab's stand-in only has to be honest about the same requests.
+import fs from 'node:fs'
+import https from 'node:https'
+import { CoreV1Api, KubeConfig, type V1Node, type V1Taint } from '@kubernetes/client-node'
+import { DrError } from '../core/error.ts'
+import type { Inventory } from '../inventory/types.ts'
+import type { TransportSource } from '../etcd/client.ts'
+import type { Tunnel } from '../transport/types.ts'
+
+export interface KubeConnection {
+  host: string
+  api: CoreV1Api
+  kc: KubeConfig
+  /** https://127.0.0.1:<port>, the tunnel's end. */
+  server: string
+  close(): Promise<void>
+}
+
+/** The inventory's kubeconfig, with its server replaced by a tunnel to `hostName`'s apiserver. */
+export function kubeConfigFor(inv: Inventory, server: string): KubeConfig {
+  if (!inv.kubernetes.kubeconfig || !fs.existsSync(inv.kubernetes.kubeconfig)) {
+    throw new DrError({
+      code: 'kube.no-kubeconfig',
+      message: `no kubeconfig: ${inv.kubernetes.kubeconfig ?? 'kubernetes.kubeconfig is not set in the inventory'}`,
+      hint: 'set kubernetes.kubeconfig in the inventory (RKE writes kube_config_cluster.yml beside cluster.yml)',
+      exit: 'usage',
+    })
+  }
+  const src = new KubeConfig()
+  src.loadFromFile(inv.kubernetes.kubeconfig)
+  const cluster = src.getCurrentCluster()
+  const user = src.getCurrentUser()
+  if (!cluster || !user) {
+    throw new DrError({ code: 'kube.bad-kubeconfig', message: `${inv.kubernetes.kubeconfig} has no current context`, exit: 'usage' })
+  }
+  const kc = new KubeConfig()
+  kc.loadFromOptions({
+    clusters: [{ ...cluster, name: 'dr', server }],
+    users: [{ ...user, name: 'dr' }],
+    contexts: [{ name: 'dr', cluster: 'dr', user: 'dr' }],
+    currentContext: 'dr',
+  })
+  return kc
+}
+
+export async function connectKube(conns: TransportSource, inv: Inventory, hostName: string): Promise<KubeConnection> {
+  const t = await conns.get(hostName)
+  const tunnel: Tunnel = await t.forward('127.0.0.1', inv.kubernetes.apiserverPort)
+  const server = `https://127.0.0.1:${tunnel.localPort}`
+  const kc = kubeConfigFor(inv, server)
+  return { host: hostName, kc, server, api: kc.makeApiClient(CoreV1Api), close: () => tunnel.close() }
+}
+
+/** GET a health path (/readyz, /livez) with the kubeconfig's credentials; returns the status code and body. */
+export async function getHealth(kc: KubeConfig, path: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  const server = kc.getCurrentCluster()!.server
+  const opts: https.RequestOptions = {}
+  await kc.applyToHTTPSOptions(opts)
+  return new Promise((resolve) => {
+    const req = https.request(`${server}${path}`, { ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.on('data', (d) => (body += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('timeout', () => req.destroy(new Error('timed out')))
+    req.on('error', (e) => resolve({ status: 0, body: e.message }))
+    req.end()
+  })
+}
+
+export async function waitReady(kc: KubeConfig, timeoutMs: number, host?: string): Promise<number> {
+  const started = Date.now()
+  let last = { status: 0, body: '' }
+  while (Date.now() - started < timeoutMs) {
+    last = await getHealth(kc, '/readyz')
+    if (last.status === 200) return Date.now() - started
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new DrError({
+    code: 'kube.not-ready',
+    message: `kube-apiserver did not become ready within ${Math.round(timeoutMs / 1000)} s (last: ${last.status} ${last.body.slice(0, 120)})`,
+    host,
+    hint: `look at its log: docker logs --tail 50 kube-apiserver on ${host ?? 'the host'}`,
+  })
+}
+
+export const OUT_OF_SERVICE: V1Taint = { key: 'node.kubernetes.io/out-of-service', value: 'nodeshutdown', effect: 'NoExecute' }
+
+export const hasTaint = (n: V1Node, taint: V1Taint) =>
+  (n.spec?.taints ?? []).some((x) => x.key === taint.key && x.effect === taint.effect && (x.value ?? '') === (taint.value ?? ''))
+
+/** Add a taint with a JSON patch of spec.taints (the whole list, so nothing else is lost). */
+export async function addTaint(api: CoreV1Api, node: V1Node, taint: V1Taint): Promise<void> {
+  if (hasTaint(node, taint)) return
+  const taints = [...(node.spec?.taints ?? []), { ...taint, timeAdded: new Date() }]
+  await api.patchNode({ name: node.metadata!.name!, body: [{ op: 'add', path: '/spec/taints', value: taints }] })
+}
+
+/** Match a Node to an inventory host: by name, else by an InternalIP address. */
+export function nodeForHost(nodes: V1Node[], name: string, address: string): V1Node | undefined {
+  return (
+    nodes.find((n) => n.metadata?.name === name) ??
+    nodes.find((n) => (n.status?.addresses ?? []).some((a) => a.address === address))
+  )
+}
