@@ -12,6 +12,7 @@ import { keyCount, snapshotToFile, waitWritable } from '../src/etcd/ops.ts'
 import { hostsInSite, hostsWithRole, type Inventory } from '../src/inventory/types.ts'
 import type { Runbook, Step, StepContext } from '../src/runbook/types.ts'
 import { etcdContainer, recreateStep, type ContainerEdit } from './steps/containers.ts'
+import { flagValue, hasFlag, processArgv } from '../src/container/flags-read.ts'
 import { apiserverSteps, nodeSteps, rkeConfigStep, verifyApiservers } from './steps/kube.ts'
 
 export type Method = 'force-new-cluster' | 'restore'
@@ -111,10 +112,9 @@ export const failover: Runbook<FailoverFacts> = {
     }
     const t = await ctx.conns.get(decision.survivor)
     const c = await etcdContainer(t, inv)
-    const argv = c ? [c.Path, ...(c.Args ?? [])] : []
-    const flag = (f: string) => argv.find((a) => a.startsWith(`${f}=`))?.slice(f.length + 1)
-    const survivorName = flag('--name') ?? `etcd-${decision.survivor}`
-    const survivorPeerUrl = flag('--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`
+    const argv = c ? processArgv(c) : []
+    const survivorName = flagValue(argv, '--name') ?? `etcd-${decision.survivor}`
+    const survivorPeerUrl = flagValue(argv, '--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`
     return {
       site: o.site,
       failedSites,
@@ -183,7 +183,7 @@ export const failover: Runbook<FailoverFacts> = {
     }
     for (const h of hostsInSite(ctx.inv, f.site).filter((x) => x.roles.includes('etcd'))) {
       const c = await etcdContainer(await ctx.conns.get(h.name), ctx.inv)
-      if (c && [c.Path, ...(c.Args ?? [])].some((a) => a.startsWith('--force-new-cluster'))) {
+      if (c && hasFlag(processArgv(c), '--force-new-cluster')) {
         throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
       }
     }
@@ -350,8 +350,8 @@ function dropForceFlag(survivor: string): Step<FailoverFacts> {
     edit: () => ({ removeArgs: ['--force-new-cluster'], restartPolicy: { Name: 'always' } }),
     async done(ctx, c) {
       if (!c) return false
-      const forced = [c.Path, ...(c.Args ?? [])].some((a) => a.startsWith('--force-new-cluster'))
-      return !forced && c.HostConfig.RestartPolicy?.Name === 'always' && c.State.Running && (await survivorRunsAlone(ctx))
+      const forced = hasFlag(processArgv(c), '--force-new-cluster')
+      return !forced && c.HostConfig.RestartPolicy?.Name === 'always' && !!c.State?.Running && (await survivorRunsAlone(ctx))
     },
     async after(ctx) {
       const conn = await connectMember(ctx.conns, ctx.inv, survivor)

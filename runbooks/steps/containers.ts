@@ -1,6 +1,5 @@
 // A step that re-creates a container with edited flags, built on src/container's exact re-creation. The step's
-// `done` reads the world; a run killed between "old renamed" and "new created" is repaired first by renaming
-// the newest kept copy back, so the re-run starts from a real container again.
+// `done` reads the world; a run killed in the middle of a re-creation is repaired by recreateContainer itself.
 import { DrError, isDrError } from '../../src/core/error.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 import type { ContainerInspect } from '../../src/container/inspect.ts'
@@ -22,36 +21,6 @@ export async function tryInspect(t: Transport, name: string): Promise<ContainerI
 }
 
 export const etcdContainer = (t: Transport, inv: Inventory) => tryInspect(t, inv.etcd.container)
-
-/** The newest `NAME-old-*` copy a re-creation kept, if any. */
-async function newestKept(t: Transport, name: string): Promise<string | undefined> {
-  const r = await t.$`docker ps -a --filter ${`name=^${name}-old-`} --format '{{.CreatedAt}}\t{{.Names}}'`.nothrow()
-  const rows = r.stdout.split('\n').filter(Boolean).sort()
-  return rows.at(-1)?.split('\t')[1]
-}
-
-/** Bring NAME back when a killed run left only its kept copy. */
-async function repairMissing(t: Transport, name: string): Promise<ContainerInspect> {
-  const current = await tryInspect(t, name)
-  if (current) return current
-  const kept = await newestKept(t, name)
-  if (!kept) {
-    throw new DrError({
-      code: 'container.missing',
-      message: `there is no ${name} container on ${t.host}, and no kept copy (${name}-old-*) to rebuild it from`,
-      host: t.host,
-      hint: `check \`docker ps -a\` on ${t.host}; re-create ${name} by hand (dr container run-command works on any container)`,
-    })
-  }
-  await t.$`docker rename ${kept} ${name}`
-  return inspectContainer(t, name)
-}
-
-/** Boolean flags to add are only added when absent, so re-applying an edit is harmless. */
-function normalise(edit: ContainerEdit, c: ContainerInspect | undefined): ContainerEdit {
-  const argv = c ? [c.Path, ...(c.Args ?? [])] : []
-  return { ...edit, addArgs: (edit.addArgs ?? []).filter((a) => !argv.includes(a)) }
-}
 
 export interface RecreateStepSpec<F> {
   id: string
@@ -77,7 +46,7 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
       const name = spec.container(ctx.inv)
       const c = await tryInspect(t, name)
       if (await spec.done(ctx, c)) return []
-      const edit = normalise(spec.edit(ctx.facts, ctx.inv), c)
+      const edit = spec.edit(ctx.facts, ctx.inv)
       let command: string | undefined
       if (c) {
         const image = await inspectImage(t, c.Image).catch(() => null)
@@ -95,8 +64,8 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
     async apply(ctx) {
       const t = await ctx.conns.get(spec.host)
       const name = spec.container(ctx.inv)
-      const c = await repairMissing(t, name)
-      await recreateContainer(t, name, { ...normalise(spec.edit(ctx.facts, ctx.inv), c), keepRunningCheckMs: 2000 })
+      // recreateContainer repairs what a killed run left (it records each phase on the host).
+      await recreateContainer(t, name, { ...spec.edit(ctx.facts, ctx.inv), keepRunningCheckMs: 2000 })
       evidence = spec.after ? await spec.after(ctx) : undefined
     },
     async verify(ctx) {

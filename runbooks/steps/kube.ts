@@ -7,9 +7,9 @@ import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { recreateStep, tryInspect } from './containers.ts'
+import { flagValue, processArgv } from '../../src/container/flags-read.ts'
 
-const etcdServersOf = (argv: string[]) =>
-  (argv.find((a) => a.startsWith('--etcd-servers='))?.slice('--etcd-servers='.length) ?? '').split(',').filter(Boolean)
+const etcdServersOf = (argv: string[]) => (flagValue(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 
@@ -35,8 +35,8 @@ export function apiserverSteps<F>(hosts: string[], liveUrls: (inv: Inventory) =>
       edit: (_f, inv) => ({ setArgs: { '--etcd-servers': liveUrls(inv).join(',') } }),
       async done(ctx, c) {
         if (!c) return false
-        const current = etcdServersOf([c.Path, ...(c.Args ?? [])])
-        return sameSet(current, liveUrls(ctx.inv)) && c.State.Running && (await apiserverReady(ctx as StepContext<unknown>, host))
+        const current = etcdServersOf(processArgv(c))
+        return sameSet(current, liveUrls(ctx.inv)) && !!c.State?.Running && (await apiserverReady(ctx as StepContext<unknown>, host))
       },
       async after(ctx) {
         const t = await ctx.conns.get(host)
@@ -61,7 +61,7 @@ export async function verifyApiservers(ctx: StepContext<unknown>, site: string, 
   for (const h of (ctx.inv.sites[site]?.hosts ?? []).map((n) => ctx.inv.hosts[n]).filter((x) => x.roles.includes('controlplane'))) {
     const c = await tryInspect(await ctx.conns.get(h.name), ctx.inv.kubernetes.apiserverContainer)
     if (!c) continue
-    const servers = etcdServersOf([c.Path, ...(c.Args ?? [])])
+    const servers = etcdServersOf(processArgv(c))
     if (!sameSet(servers, live)) {
       throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} uses --etcd-servers=${servers.join(',')}`, exit: 'unverified' })
     }

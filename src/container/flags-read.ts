@@ -2,7 +2,7 @@
 // Path + Args, wherever docker got them from (RKE's etcd: image entrypoint + Cmd; RKE's apiserver: entrypoint).
 import type { ContainerInspect } from './inspect.ts'
 
-export const processArgv = (c: ContainerInspect): string[] => [c.Path, ...(c.Args ?? [])]
+export const processArgv = (c: ContainerInspect): string[] => [c.Path ?? '', ...(c.Args ?? [])]
 
 /** The value of `--flag=value` or `--flag value`; the last one wins, as in Go's flag package. */
 export function flagValue(argv: readonly string[], flag: string): string | undefined {

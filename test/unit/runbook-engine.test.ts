@@ -47,7 +47,7 @@ function runbook(world: World): Runbook<World> {
   }
 }
 
-function setup(t: Tap.Test) {
+function setup(t: { teardown(fn: () => void): void }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-engine-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const inv = { cluster: 'unit', stateDir: dir } as unknown as Inventory

@@ -1,0 +1,32 @@
+// Run the real `dr` command as a user would, and read what it printed.
+import { spawn } from 'node:child_process'
+import path from 'node:path'
+
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+export const DR = path.join(ROOT, 'bin/dr.js')
+
+export interface DrRun {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  json<T = any>(): T
+}
+
+export function dr(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onStderr?: (chunk: string) => void } = {}): Promise<DrRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DR, ...args], { cwd: ROOT, env: { ...process.env, CI: 'true', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => {
+      stderr += d
+      opts.onStderr?.(String(d))
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, json: () => JSON.parse(stdout) })
+    })
+  })
+}
