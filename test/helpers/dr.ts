@@ -13,15 +13,26 @@ export interface DrRun {
   json<T = any>(): T
 }
 
-export function dr(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onStderr?: (chunk: string) => void } = {}): Promise<DrRun> {
+export interface DrOptions {
+  env?: NodeJS.ProcessEnv
+  timeoutMs?: number
+  /** Kill dr with SIGKILL `delayMs` after its stderr first matches `pattern` (crash tests). */
+  killOn?: { pattern: RegExp; delayMs: number }
+}
+
+export function dr(args: string[], opts: DrOptions = {}): Promise<DrRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DR, ...args], { cwd: ROOT, env: { ...process.env, CI: 'true', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
+    let armed = false
     child.stderr.on('data', (d) => {
       stderr += d
-      opts.onStderr?.(String(d))
+      if (opts.killOn && !armed && opts.killOn.pattern.test(stderr)) {
+        armed = true
+        setTimeout(() => child.kill('SIGKILL'), opts.killOn.delayMs)
+      }
     })
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000)
     child.on('close', (code, signal) => {
