@@ -20,6 +20,14 @@ export interface SshTarget {
   hostKeys: string[]
 }
 
+const PID_LINE = /^\x1edr-pid:(\d+)\n/
+
+/** Split the PID line the timeout wrapper prints from the command's own stderr. */
+export function splitPid(stderr: Buffer): { pid?: number; rest: Buffer } {
+  const m = PID_LINE.exec(stderr.subarray(0, 40).toString('latin1'))
+  return m ? { pid: Number(m[1]), rest: stderr.subarray(m[0].length) } : { rest: stderr }
+}
+
 /** `sudo -n` (never prompt: a prompt would hang a fan-out) around one shell command. */
 export const wrapSudo = (command: string): string => `sudo -n -- sh -c ${quote(command)}`
 
@@ -152,29 +160,45 @@ export class SshTransport implements Transport {
     return this.target.ssh
   }
 
-  /** Run a command and collect its output as bytes; never throws. */
-  run(command: string, opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RawRun> {
+  /**
+   * Run a command and collect its output as bytes; never throws. With a timeout, the command first reports its
+   * shell's PID on stderr (removed again here) so that a timed-out command can be killed with its whole process
+   * group: sshd refuses "signal" requests for root logins, and closing the channel alone leaves it running.
+   */
+  run(command: string, opts: { input?: string | Buffer; timeoutMs?: number; sudo?: boolean } = {}): Promise<RawRun> {
     const started = Date.now()
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs
+    const sent = timeoutMs > 0 ? `printf '\\036dr-pid:%s\\n' $$ >&2; ${command}` : command
     return new Promise((resolve) => {
       const failed = (why: string) =>
         resolve({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(why), durationMs: Date.now() - started, timedOut: false, failure: why })
       if (this.closed) return failed(`the SSH connection to ${this.host} is closed`)
       try {
-        this.client.exec(command, (err, ch) => {
+        this.client.exec(sent, (err, ch) => {
           if (err) return failed(`cannot start a command on ${this.host}: ${err.message}`)
           const out: Buffer[] = []
           const errOut: Buffer[] = []
           let exitCode: number | null = null
           let signal: string | null = null
           let timedOut = false
+          let done = false
+          const finish = () => {
+            if (done) return
+            done = true
+            if (timer) clearTimeout(timer)
+            const { rest } = splitPid(Buffer.concat(errOut))
+            resolve({ exitCode, signal: timedOut ? 'TIMEOUT' : signal, stdout: Buffer.concat(out), stderr: rest, durationMs: Date.now() - started, timedOut })
+          }
           const timer =
             timeoutMs > 0
               ? setTimeout(() => {
                   timedOut = true
-                  // OpenSSH delivers the signal to the session's shell; closing the channel ends the rest.
+                  const { pid } = splitPid(Buffer.concat(errOut))
                   ch.signal('KILL')
                   ch.close()
+                  if (pid) void this.killGroup(pid, !!opts.sudo)
+                  // Do not wait for a host that does not answer any more.
+                  setTimeout(finish, 1000).unref()
                 }, timeoutMs)
               : undefined
           ch.on('data', (d: Buffer) => out.push(d))
@@ -183,17 +207,7 @@ export class SshTransport implements Transport {
             exitCode = code ?? null
             signal = sig ? `SIG${sig}` : null
           })
-          ch.on('close', () => {
-            if (timer) clearTimeout(timer)
-            resolve({
-              exitCode,
-              signal: timedOut ? 'TIMEOUT' : signal,
-              stdout: Buffer.concat(out),
-              stderr: Buffer.concat(errOut),
-              durationMs: Date.now() - started,
-              timedOut,
-            })
-          })
+          ch.on('close', finish)
           ch.on('error', () => {})
           ch.end(opts.input ?? undefined)
         })
@@ -203,9 +217,15 @@ export class SshTransport implements Transport {
     })
   }
 
+  /** Kill a timed-out command's process group (sshd makes each session's shell a group leader). */
+  private async killGroup(pid: number, sudo: boolean): Promise<void> {
+    const kill = `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`
+    await this.run(sudo ? wrapSudo(kill) : kill, { timeoutMs: 0 }).catch(() => {})
+  }
+
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const full = (opts.sudo ?? this.settings.sudo) ? wrapSudo(command) : command
-    const r = await this.run(full, { input: opts.input, timeoutMs: opts.timeoutMs })
+    const r = await this.run(full, { input: opts.input, timeoutMs: opts.timeoutMs, sudo: opts.sudo ?? this.settings.sudo })
     return settle(
       {
         host: this.host,

@@ -1,0 +1,207 @@
+// SshTransport against a real OpenSSH server on loopback: exec, quoting, exit codes, timeouts, sudo, SFTP, tunnels.
+import t from 'tap'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { once } from 'node:events'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import { startSshd, type Sshd } from '../helpers/sshd.ts'
+import { SshTransport, type SshTarget } from '../../src/transport/ssh.ts'
+import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
+import type { SshSettings } from '../../src/inventory/types.ts'
+
+let sshd: Sshd
+let shimDir: string
+let sudoLog: string
+const open: SshTransport[] = []
+
+t.before(async () => {
+  // No sudo is installed here; a shim first in the session's PATH records how it was called and runs the command.
+  shimDir = fs.mkdtempSync('/tmp/dr-sudo-shim-')
+  sudoLog = path.join(shimDir, 'calls.log')
+  fs.writeFileSync(
+    path.join(shimDir, 'sudo'),
+    `#!/bin/sh\necho "$*" >> ${sudoLog}\n[ "$1" = -n ] || { echo "sudo: a password is required" >&2; exit 1; }\nshift\n[ "$1" = -- ] && shift\nexec "$@"\n`,
+    { mode: 0o755 },
+  )
+  sshd = await startSshd({ config: [`SetEnv PATH=${shimDir}:/usr/local/bin:/usr/bin:/bin`] })
+  fs.writeFileSync(path.join(sshd.dir, 'known_hosts'), sshd.knownHostsLine + '\n')
+})
+t.teardown(async () => {
+  await Promise.all(open.map((c) => c.close()))
+  await sshd.stop()
+  fs.rmSync(shimDir, { recursive: true, force: true })
+})
+
+function target(ssh: Partial<SshSettings> = {}): SshTarget {
+  return {
+    name: 'h1',
+    address: '127.0.0.1',
+    hostKeys: [],
+    ssh: { ...SSH_DEFAULTS, port: sshd.port, identityFile: sshd.userKeyPath, knownHosts: path.join(sshd.dir, 'known_hosts'), ...ssh },
+  }
+}
+async function connect(ssh: Partial<SshSettings> = {}) {
+  const c = await SshTransport.connect(target(ssh))
+  open.push(c)
+  return c
+}
+
+const hostile = ['$(touch /tmp/dr-pwned-ssh)', '`id`', "it's", 'a "b" c', 'line1\nline2', 'x; rm -rf /nope', '', '{{.Name}}', '\\', "'", '-n', '*', '~root', '$HOME', 'a\tb']
+
+t.test('exec: output, exit codes, and hostile values round-trip through the remote shell', async (t) => {
+  const h = await connect()
+  const r = await h.$`echo out; echo err >&2; exit 0`
+  t.match(r, { host: 'h1', exitCode: 0, ok: true, stdout: 'out\n', stderr: 'err\n' })
+  t.ok(r.durationMs >= 0)
+  for (const v of hostile) t.equal((await h.$`printf %s ${v}`).stdout, v, `value ${JSON.stringify(v)}`)
+  const all = await h.$`printf '%s\\0' ${hostile}`
+  t.same(all.stdout.split('\0').slice(0, -1), hostile, 'an array becomes several words')
+  t.notOk(fs.existsSync('/tmp/dr-pwned-ssh'), 'nothing was executed from a value')
+  const input = await h.exec('cat', { input: 'from stdin\n' })
+  t.equal(input.stdout, 'from stdin\n')
+
+  await t.rejects(h.$`echo boom >&2; exit 3`, { code: 'command.failed', host: 'h1', exitStatus: 3, stderr: 'boom' })
+  const failed = await h.$`exit 7`.nothrow()
+  t.match(failed, { exitCode: 7, ok: false })
+  t.equal(await h.$`echo '{"a":[1,2]}'`.json().then((j) => JSON.stringify(j)), '{"a":[1,2]}')
+  t.equal(await h.$`echo '  x  '`.text(), 'x')
+})
+
+t.test('timeouts: a command past commandTimeoutMs is killed and reported as TIMEOUT', async (t) => {
+  const h = await connect({ commandTimeoutMs: 60_000 })
+  const started = Date.now()
+  const r = await h.$.with({ timeoutMs: 400 })`sleep 20`.nothrow()
+  t.equal(r.signal, 'TIMEOUT')
+  t.equal(r.ok, false)
+  t.ok(Date.now() - started < 5000, `returned in ${Date.now() - started} ms`)
+  await t.rejects(h.exec('sleep 20', { timeoutMs: 300 }), { code: 'command.failed', message: /timed out/ })
+  const short = await connect({ commandTimeoutMs: 300 })
+  t.equal((await short.exec('sleep 20', { nothrow: true })).signal, 'TIMEOUT', 'the inventory default applies')
+  t.equal((await h.$`echo still usable`.text()), 'still usable', 'the connection survives a killed command')
+})
+
+t.test('sudo: commands are wrapped in `sudo -n` when the inventory asks', async (t) => {
+  fs.rmSync(sudoLog, { force: true })
+  const h = await connect({ sudo: true })
+  const r = await h.$`printf %s ${"it's $(not run)"}`
+  t.equal(r.stdout, "it's $(not run)", 'quoting survives the extra sh -c')
+  t.match(r.command, /^sudo -n -- sh -c /)
+  t.match(fs.readFileSync(sudoLog, 'utf8'), /^-n -- sh -c printf %s/m, 'sudo was called with -n')
+  const plain = await h.exec('echo plain', { sudo: false })
+  t.equal(plain.command, 'echo plain', 'sudo: false per command opts out')
+
+  // File operations go through sudo too (SFTP cannot change user).
+  const dir = fs.mkdtempSync('/tmp/dr-ssh-sudo-')
+  const file = path.join(dir, 'f.txt')
+  await h.writeFile(file, 'secret\n', { mode: 0o600 })
+  t.equal(fs.readFileSync(file, 'utf8'), 'secret\n')
+  t.equal(fs.statSync(file).mode & 0o777, 0o600)
+  t.equal((await h.readFile(file)).toString(), 'secret\n')
+  t.same(await h.readdir(dir), ['f.txt'])
+  t.same(await h.readdir(path.join(dir, 'missing')), [])
+  await h.rename(file, file + '.2')
+  await h.unlink(file + '.2')
+  t.same(await h.readdir(dir), [])
+  await t.rejects(h.readFile(file), { code: 'file.not-found', host: 'h1' })
+  fs.rmSync(dir, { recursive: true })
+})
+
+t.test('SFTP: read, write with mode, streams, rename, unlink, readdir, mkdir -p', async (t) => {
+  const h = await connect()
+  const dir = fs.mkdtempSync('/tmp/dr-ssh-sftp-')
+  const f = path.join(dir, 'a', 'b', 'c.bin')
+  await h.mkdir(path.dirname(f))
+  t.ok(fs.statSync(path.dirname(f)).isDirectory())
+  const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+  await h.writeFile(f, bytes, { mode: 0o640 })
+  t.same(fs.readFileSync(f), bytes, 'binary content is unchanged')
+  t.equal(fs.statSync(f).mode & 0o777, 0o640)
+  await h.writeFile(f, 'again', { mode: 0o600 })
+  t.equal(fs.statSync(f).mode & 0o777, 0o600, 'the mode of an existing file is set too')
+  t.equal((await h.readFile(f)).toString(), 'again')
+
+  const big = Buffer.alloc(3 * 1024 * 1024, 7)
+  const ws = await h.createWriteStream(path.join(dir, 'big'), { mode: 0o600 })
+  await pipeline(Readable.from([big.subarray(0, 1e6), big.subarray(1e6)]), ws as NodeJS.WritableStream)
+  t.equal(fs.statSync(path.join(dir, 'big')).size, big.length, 'the stream finished only when the bytes were on the host')
+  const chunks: Buffer[] = []
+  for await (const c of (await h.createReadStream(path.join(dir, 'big'))) as AsyncIterable<Buffer>) chunks.push(c)
+  t.equal(Buffer.concat(chunks).length, big.length)
+  await t.rejects(h.createReadStream(path.join(dir, 'nope')), { code: 'file.not-found' })
+
+  await h.rename(path.join(dir, 'big'), path.join(dir, 'big2'))
+  t.same(await h.readdir(dir), ['a', 'big2'])
+  await h.unlink(path.join(dir, 'big2'))
+  t.same(await h.readdir(dir), ['a'])
+  t.same(await h.readdir(path.join(dir, 'missing')), [], 'a missing directory lists as empty')
+  await t.rejects(h.readFile(path.join(dir, 'missing')), { code: 'file.not-found', host: 'h1' })
+  fs.rmSync(dir, { recursive: true })
+})
+
+t.test('tunnels: TCP to a port on the host, and to a unix socket', async (t) => {
+  const h = await connect()
+  const echo = net.createServer((s) => s.pipe(s))
+  echo.listen(0, '127.0.0.1')
+  await once(echo, 'listening')
+  const echoPort = (echo.address() as net.AddressInfo).port
+  const sockPath = path.join(fs.mkdtempSync('/tmp/dr-ssh-unix-'), 'echo.sock')
+  const unix = net.createServer((s) => s.on('data', (d) => s.write('unix:' + d.toString())))
+  unix.listen(sockPath)
+  await once(unix, 'listening')
+
+  const roundTrip = async (port: number, msg: string) => {
+    const s = net.connect(port, '127.0.0.1')
+    await once(s, 'connect')
+    s.write(msg)
+    const [d] = await once(s, 'data')
+    s.destroy()
+    return d.toString()
+  }
+  const tcp = await h.forward('127.0.0.1', echoPort)
+  t.not(tcp.localPort, echoPort)
+  t.equal(await roundTrip(tcp.localPort, 'hello'), 'hello')
+  t.equal(await roundTrip(tcp.localPort, 'twice'), 'twice', 'a tunnel serves several connections')
+  const u = await h.forwardUnix(sockPath)
+  t.equal(await roundTrip(u.localPort, 'ping'), 'unix:ping')
+  await tcp.close()
+  await u.close()
+  await t.rejects(roundTrip(tcp.localPort, 'closed'), /ECONNREFUSED/, 'a closed tunnel stops listening')
+  echo.close()
+  unix.close()
+  fs.rmSync(path.dirname(sockPath), { recursive: true })
+})
+
+t.test('connect failures are explained', async (t) => {
+  const dead = await new Promise<number>((r) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port
+      s.close(() => r(p))
+    })
+  })
+  await t.rejects(SshTransport.connect(target({ port: dead })), { code: 'ssh.connection-refused', message: /nothing listens/, hint: /sshd is not running/ })
+
+  const stranger = sshd.newUserKey('stranger')
+  await t.rejects(SshTransport.connect(target({ identityFile: stranger })), {
+    code: 'ssh.auth-failed',
+    message: new RegExp(`refused user ${sshd.user} with key ${stranger}`),
+    hint: /authorized_keys/,
+  })
+  await t.rejects(SshTransport.connect(target({ identityFile: '/nonexistent/key' })), { code: 'ssh.key-unreadable' })
+
+  const locked = sshd.newUserKey('locked', { authorize: true, passphrase: 'correct horse' })
+  await t.rejects(SshTransport.connect(target({ identityFile: locked, passphraseEnv: 'DR_TEST_NO_SUCH_VAR' })), { code: 'ssh.key-unreadable', hint: /passphrase/ })
+  process.env.DR_TEST_PASSPHRASE = 'correct horse'
+  const ok = await SshTransport.connect(target({ identityFile: locked, passphraseEnv: 'DR_TEST_PASSPHRASE' }))
+  t.equal(await ok.$`echo unlocked`.text(), 'unlocked', 'the passphrase comes from the env var named by passphraseEnv')
+  await ok.close()
+})
+
+t.test('a closed connection gives failed results, not hangs', async (t) => {
+  const h = await connect()
+  await h.close()
+  const r = await h.exec('echo x', { nothrow: true })
+  t.equal(r.ok, false)
+  t.match(r.stderr, /closed/)
+})
