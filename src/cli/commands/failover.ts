@@ -2,10 +2,14 @@
 import { type Command, Option } from 'commander'
 import { formatDuration } from '../../core/output.ts'
 import { DrError } from '../../core/error.ts'
-import { failover } from '../../../runbooks/failover.ts'
-import { fence } from '../../../runbooks/fence.ts'
 import { action } from '../run.ts'
-import { runRunbook } from '../runbook-command.ts'
+
+// Runbooks and the engine load when a command runs, so `dr --help` stays fast.
+const load = async () => ({
+  ...(await import('../runbook-command.ts')),
+  ...(await import('../../../runbooks/failover.ts')),
+  ...(await import('../../../runbooks/fence.ts')),
+})
 
 export function registerFailover(program: Command) {
   program
@@ -48,6 +52,7 @@ Examples:
         if (opts.method === 'restore') {
           throw new DrError({ code: 'not-built', message: 'failover --method restore is not built yet', hint: 'use the default --method force-new-cluster', exit: 'usage' })
         }
+        const { runRunbook, failover } = await load()
         const inv = await ctx.inventory()
         const lost = Object.keys(inv.sites).filter((s) => s !== opts.site)
         return runRunbook(ctx, failover, { site: opts.site, method: opts.method, force: !!opts.force, deleteNodes: !!opts.deleteNodes, rkeConfig: opts.rkeConfig }, {
@@ -79,5 +84,10 @@ written. Idempotent. Unreachable hosts are listed: run it again when they return
 Example:
   dr fence --site A --yes`,
     )
-    .action(action(async (ctx, _args, opts) => runRunbook(ctx, fence, { site: opts.site }, { breakLock: !!opts.breakLock })))
+    .action(
+      action(async (ctx, _args, opts) => {
+        const { runRunbook, fence } = await load()
+        return runRunbook(ctx, fence, { site: opts.site }, { breakLock: !!opts.breakLock })
+      }),
+    )
 }

@@ -3,9 +3,8 @@
 import type { Command } from 'commander'
 import { formatBytes, formatDuration, table } from '../../core/output.ts'
 import { ExitCode } from '../../core/error.ts'
-import { probeCluster, type ClusterStatus } from '../../etcd/status.ts'
-import { Connections } from '../../transport/connect.ts'
-import { fenceState, type FenceState } from '../../cluster/fence-state.ts'
+import type { ClusterStatus } from '../../etcd/status.ts'
+import type { FenceState } from '../../cluster/fence-state.ts'
 import { action } from '../run.ts'
 
 export function registerStatus(program: Command) {
@@ -26,6 +25,10 @@ Example:
     )
     .action(
       action(async (ctx, _args, opts) => {
+        // Loaded here, not at startup: etcd3 (gRPC) is heavy and most commands never need it.
+        const { probeCluster } = await import('../../etcd/status.ts')
+        const { fenceState } = await import('../../cluster/fence-state.ts')
+        const { Connections } = await import('../../transport/connect.ts')
         const inv = await ctx.inventory()
         const conns = new Connections(inv, { out: ctx.out })
         try {
