@@ -53,7 +53,7 @@ function normalise(v: Json): Json {
 }
 
 /** The comparable projection of an inspect: every settable field, nothing generated. */
-export function comparable(c: ContainerInspect): Record<string, Json> {
+export function comparable(c: ContainerInspect, opts: { unordered?: string[] } = {}): Record<string, Json> {
   const copy = JSON.parse(JSON.stringify(c)) as Record<string, Json>
   for (const f of Object.keys(IGNORED_FIELDS)) {
     const parts = f.split('.')
@@ -66,12 +66,18 @@ export function comparable(c: ContainerInspect): Record<string, Json> {
   const hc = copy.HostConfig as Record<string, Json>
   const rp = c.HostConfig.RestartPolicy
   hc.RestartPolicy = { Name: rp?.Name === 'no' ? '' : rp?.Name, MaximumRetryCount: rp?.MaximumRetryCount }
+  // A link is stored with the container's own name in it ("/db:/me/alias"); what it means is db as alias.
+  if (c.HostConfig.Links) hc.Links = c.HostConfig.Links.map(linkMeaning)
+  for (const f of opts.unordered ?? []) {
+    const v = at(copy, f)
+    if (Array.isArray(v)) v.sort()
+  }
   const networks: Record<string, Json> = {}
   for (const [name, ep] of Object.entries(c.NetworkSettings?.Networks ?? {})) {
     networks[name] = {
       IPAMConfig: ep.IPAMConfig,
       Aliases: (ep.Aliases ?? []).filter((a) => a !== shortId(c.Id)),
-      Links: ep.Links,
+      Links: ep.Links?.map(linkMeaning),
       DriverOpts: ep.DriverOpts,
     }
   }
@@ -85,6 +91,14 @@ export function comparable(c: ContainerInspect): Record<string, Json> {
   return normalise(copy) as Record<string, Json>
 }
 
+const linkMeaning = (l: string): string => {
+  const [target, alias] = l.split(':')
+  return `${target.replace(/^\//, '')}:${(alias ?? target).split('/').pop()}`
+}
+
+/** Lists the docker CLI (28) builds from a map, so their order is not the user's: compare them as sets. */
+export const CLI_UNORDERED = ['Config.Env', 'HostConfig.Binds']
+
 export interface FieldDiff {
   path: string
   a: Json
@@ -92,7 +106,7 @@ export interface FieldDiff {
 }
 
 /** Every field that differs between two containers, as dotted paths (empty: the same container config). */
-export function diffContainers(a: ContainerInspect, b: ContainerInspect, opts: { ignore?: string[] } = {}): FieldDiff[] {
+export function diffContainers(a: ContainerInspect, b: ContainerInspect, opts: { ignore?: string[]; unordered?: string[] } = {}): FieldDiff[] {
   const out: FieldDiff[] = []
   const walk = (x: Json, y: Json, path: string) => {
     if (opts.ignore?.includes(path)) return
@@ -103,6 +117,6 @@ export function diffContainers(a: ContainerInspect, b: ContainerInspect, opts: {
     }
     if (JSON.stringify(x) !== JSON.stringify(y)) out.push({ path, a: x, b: y })
   }
-  walk(comparable(a), comparable(b), '')
+  walk(comparable(a, opts), comparable(b, opts), '')
   return out
 }

@@ -16,6 +16,8 @@ export interface EngineDefaults {
   /** 'host' on cgroup v1 engines, 'private' on cgroup v2 ones. */
   cgroupnsMode?: string
   ipcMode?: string
+  /** false when the docker CLI refuses --mac-address against this engine (CLI 25+ needs API 1.44 for it). */
+  cliMacAddress?: boolean
 }
 
 export interface RunArgvOptions {
@@ -55,7 +57,9 @@ export function buildRunCommand(inspect: ContainerInspect, image: ImageInspect |
     c.Hostname === shortId(inspect.Id) || (net === 'host' && eng.hostname !== undefined && c.Hostname === eng.hostname) || net.startsWith('container:')
   if (c.Hostname && !generatedHostname) flag('hostname', c.Hostname)
   if (c.Domainname) flag('domainname', c.Domainname)
-  if (c.MacAddress) flag('mac-address', c.MacAddress)
+  if (c.MacAddress && eng.cliMacAddress === false) {
+    inexact.push(`the MAC address ${c.MacAddress} is left out: this docker CLI sets one only with API 1.44 or newer (recreate keeps it through the Engine API)`)
+  } else if (c.MacAddress) flag('mac-address', c.MacAddress)
   if (c.User && c.User !== (img.User ?? '')) flag('user', c.User)
   if (c.WorkingDir && c.WorkingDir !== (img.WorkingDir ?? '')) flag('workdir', c.WorkingDir)
   if (c.Tty) a.push('--tty')

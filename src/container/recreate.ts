@@ -1,0 +1,200 @@
+// Re-create a container with an edited command, keeping the old one: the mechanism failover uses on etcd and
+// kube-apiserver. Old: `docker update --restart=no`, stop, rename to NAME-old-<time>. New: created through the
+// Engine API from the exact arrays, started, watched. On failure the new one goes and the old one comes back.
+// A small state file on the host records each phase, so a run killed anywhere can be re-run and converges.
+import { DrError, isDrError } from '../core/error.ts'
+import type { Transport } from '../transport/types.ts'
+import { addArgs, removeFlag, setFlag } from './command-flags.ts'
+import { anonymousVolumes, createBody } from './create-body.ts'
+import { Engine } from './engine.ts'
+import { editProcess, processOf, sameList } from './entrypoint.ts'
+import type { ContainerInspect, ImageInspect } from './inspect.ts'
+import { containerName, inspectContainer, inspectImage } from './inspect.ts'
+import { clearState, readState, writeState, type RecreateState } from './recreate-state.ts'
+import { buildRunCommand, type EngineDefaults } from './run-command.ts'
+
+export interface RecreateOptions {
+  /** Flags to set (`--initial-cluster` or `initial-cluster` → value), in the form each is written. */
+  setArgs?: Record<string, string>
+  removeArgs?: string[]
+  /** Words to append (each only when not already there), e.g. ['--force-new-cluster']. */
+  addArgs?: string[]
+  transformArgs?: (args: string[]) => string[]
+  /** Name of the kept old container (default NAME-old-<UTC time>). */
+  renameOldTo?: string
+  /** How long the new container must stay up (default 5000 ms). */
+  keepRunningCheckMs?: number
+  restartPolicy?: { Name: string; MaximumRetryCount?: number }
+  dryRun?: boolean
+  /** Plan display only: the name the command is printed with. */
+  name?: string
+  /** Mount the old container's anonymous volumes in the new one (default true: their data carries over). */
+  reuseAnonymousVolumes?: boolean
+  /** Where the host-side state file lives (default /var/lib/dr/recreate). */
+  stateDir?: string
+  engine?: EngineDefaults
+}
+
+export type RestartPolicy = { Name: string; MaximumRetryCount?: number }
+
+/** The edited process arguments (everything after the executable). */
+export function editArgs(args: string[], opts: RecreateOptions): string[] {
+  let out = args
+  for (const f of opts.removeArgs ?? []) out = removeFlag(out, f)
+  for (const [f, v] of Object.entries(opts.setArgs ?? {})) out = setFlag(out, f, v)
+  if (opts.addArgs?.length) out = addArgs(out, opts.addArgs)
+  if (opts.transformArgs) out = opts.transformArgs(out)
+  return out
+}
+
+const policyText = (p: RestartPolicy | undefined): string =>
+  !p?.Name ? 'no' : p.Name === 'on-failure' && p.MaximumRetryCount ? `on-failure:${p.MaximumRetryCount}` : p.Name
+
+/** What a re-creation will do, without doing it: the printed command and the changes in words. Pure. */
+export function planRecreate(inspect: ContainerInspect, image: ImageInspect | null, opts: RecreateOptions = {}): { argv: string[]; changes: string[]; inexact: string[] } {
+  const process = editProcess(inspect.Config, (args) => editArgs(args, opts))
+  const edited: ContainerInspect = { ...inspect, Config: { ...inspect.Config, ...process } }
+  const run = buildRunCommand(edited, image, { name: opts.name, engine: opts.engine, restartPolicy: opts.restartPolicy })
+  const before = processOf(inspect.Config)
+  const after = processOf(edited.Config)
+  const changes: string[] = []
+  const removed = before.args.filter((a) => !after.args.includes(a))
+  const added = after.args.filter((a) => !before.args.includes(a))
+  for (const a of removed) changes.push(`remove argument ${a}`)
+  for (const a of added) changes.push(`add argument ${a}`)
+  if (removed.length === 0 && added.length === 0 && !sameList(before.args, after.args)) changes.push('reorder arguments')
+  if (opts.restartPolicy && policyText(opts.restartPolicy) !== policyText(inspect.HostConfig.RestartPolicy as RestartPolicy)) {
+    changes.push(`restart policy ${policyText(inspect.HostConfig.RestartPolicy as RestartPolicy)} → ${policyText(opts.restartPolicy)}`)
+  }
+  return { argv: run.argv, changes, inexact: run.inexact }
+}
+
+/** NAME-old-20261121T224501Z */
+export function keptName(name: string, now = new Date()): string {
+  return `${name}-old-${now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')}`
+}
+
+async function tryInspect(t: Transport, name: string): Promise<ContainerInspect | undefined> {
+  try {
+    return await inspectContainer(t, name)
+  } catch (e) {
+    if (isDrError(e) && e.code === 'container.not-found') return undefined
+    throw e
+  }
+}
+
+async function keptCopies(t: Transport, name: string): Promise<string[]> {
+  const r = await t.$`docker ps -a --format {{.Names}}`.nothrow()
+  const re = new RegExp(`^${name.replace(/[.]/g, '\\.')}-old-`)
+  return r.stdout.split('\n').filter((n) => re.test(n)).sort()
+}
+
+/** The container to re-create from, repairing what a killed run left behind. */
+async function findSource(t: Transport, name: string, stateDir: string | undefined): Promise<{ source: ContainerInspect; policy: RestartPolicy; resumed?: RecreateState }> {
+  const state = await readState(t, name, stateDir)
+  const current = await tryInspect(t, name)
+  if (state) {
+    // A run was killed. The old container (by id) is the source; a new one it may have created was never verified.
+    const old = await tryInspect(t, state.oldId)
+    if (!old) {
+      throw new DrError({ code: 'container.recreate-lost', message: `a re-creation of ${name} on ${t.host} was interrupted and its old container ${state.oldId.slice(0, 12)} is gone`, host: t.host, hint: `inspect by hand (docker ps -a), then remove the state file ${state.file}` })
+    }
+    if (current && current.Id !== state.oldId) await t.$`docker rm -f ${current.Id}`
+    return { source: old, policy: state.restartPolicy, resumed: state }
+  }
+  if (current) return { source: current, policy: (current.HostConfig.RestartPolicy ?? { Name: 'no' }) as RestartPolicy }
+  const kept = await keptCopies(t, name)
+  throw new DrError({
+    code: 'container.not-found',
+    message: kept.length
+      ? `there is no container named ${name} on ${t.host}, only kept copies from earlier re-creations: ${kept.join(', ')} (no interrupted re-creation is recorded, so dr will not pick one)`
+      : `there is no container named ${name} on ${t.host}`,
+    host: t.host,
+    hint: kept.length
+      ? `to bring the newest back: docker rename ${kept[kept.length - 1]} ${name} && docker update --restart=always ${name} && docker start ${name} (use its original restart policy), then run again`
+      : `list containers with: docker ps -a`,
+  })
+}
+
+export interface RecreateResult {
+  oldName: string
+  newId: string
+  argv: string[]
+  changes: string[]
+}
+
+export async function recreateContainer(t: Transport, name: string, opts: RecreateOptions): Promise<RecreateResult> {
+  const { source, policy, resumed } = await findSource(t, name, opts.stateDir)
+  if (source.HostConfig.AutoRemove) {
+    throw new DrError({ code: 'container.autoremove', message: `${name} on ${t.host} was started with --rm: stopping it would delete it, so it cannot be kept`, host: t.host, hint: 'print its command with `dr container run-command` and re-create it by hand', exit: 'refused' })
+  }
+  const image = await inspectImage(t, source.Image)
+  const restartPolicy = opts.restartPolicy ?? policy
+  const sourceView: ContainerInspect = { ...source, HostConfig: { ...source.HostConfig, RestartPolicy: policy } }
+  const plan = planRecreate(sourceView, image, { ...opts, name, restartPolicy })
+  const oldName = resumed?.oldName ?? opts.renameOldTo ?? keptName(name)
+  if (opts.dryRun) return { oldName, newId: '', argv: plan.argv, changes: plan.changes }
+
+  const engine = await Engine.open(t)
+  try {
+    const state: RecreateState = resumed ?? { name, oldId: source.Id, oldName, restartPolicy: policy, phase: 'stopping-old', startedAt: new Date().toISOString() }
+    await writeState(t, state, opts.stateDir)
+    // Keep the old one: no restart (a docker restart must not bring back a second etcd), stopped, renamed.
+    await t.$.with({ doing: `stop the old ${name}` })`docker update --restart=no ${source.Id}`
+    await t.$.with({ doing: `stop the old ${name}` })`docker stop ${source.Id}`
+    if (containerName(source) !== oldName) await t.$.with({ doing: `rename the old ${name}` })`docker rename ${source.Id} ${oldName}`
+    await writeState(t, { ...state, phase: 'creating-new' }, opts.stateDir)
+
+    const process = editProcess(source.Config, (args) => editArgs(args, opts))
+    const reuse = opts.reuseAnonymousVolumes === false ? [] : anonymousVolumes(source)
+    const req = createBody(source, image, { process, restartPolicy, reuseVolumes: reuse })
+    let newId = ''
+    try {
+      newId = await engine.createContainer(name, req.body)
+      await writeState(t, { ...state, phase: 'starting-new', newId }, opts.stateDir)
+      for (const n of req.extraNetworks) await engine.connectNetwork(n.name, newId, n.config)
+      await engine.startContainer(newId)
+      await watchRunning(t, newId, opts.keepRunningCheckMs ?? 5000)
+    } catch (e) {
+      const logs = newId ? await engine.logsTail(newId, 30).catch(() => '') : ''
+      await rollback(t, { name, newId, oldId: source.Id, policy })
+      await clearState(t, name, opts.stateDir)
+      throw new DrError({
+        code: 'container.recreate-failed',
+        message: `the new ${name} on ${t.host} did not stay up; the old one is back under its name and started`,
+        host: t.host,
+        doing: `re-create ${name}`,
+        stderr: logs || (isDrError(e) ? e.stderr ?? e.message : String(e)),
+        hint: `the change that failed: ${plan.changes.join('; ') || 'none (a plain copy)'}; see the logs above`,
+        cause: e,
+      })
+    }
+    await clearState(t, name, opts.stateDir)
+    return { oldName, newId, argv: plan.argv, changes: plan.changes }
+  } finally {
+    await engine.close()
+  }
+}
+
+/** Poll until the container has run for `ms` without exiting or restarting. */
+async function watchRunning(t: Transport, id: string, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  let first: number | undefined
+  for (;;) {
+    const c = await inspectContainer(t, id)
+    first ??= c.RestartCount ?? 0
+    if (!c.State?.Running || c.State.Restarting || (c.RestartCount ?? 0) !== first) {
+      throw new DrError({ code: 'container.exited', message: `the container exited (status ${c.State?.Status}, exit code ${c.State?.ExitCode})`, host: t.host })
+    }
+    if (Date.now() >= until) return
+    await new Promise((r) => setTimeout(r, Math.min(500, Math.max(50, until - Date.now()))))
+  }
+}
+
+async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; policy: RestartPolicy }): Promise<void> {
+  // Only the container this run created is removed; a failed create leaves nothing of ours under NAME.
+  if (r.newId) await t.$`docker rm -f ${r.newId}`.nothrow()
+  await t.$.with({ doing: `restore the old ${r.name}` })`docker rename ${r.oldId} ${r.name}`.nothrow()
+  await t.$.with({ doing: `restore the old ${r.name}` })`docker update ${`--restart=${policyText(r.policy)}`} ${r.oldId}`
+  await t.$.with({ doing: `restore the old ${r.name}` })`docker start ${r.oldId}`
+}
