@@ -33,14 +33,18 @@ const connect = (s: Sshd, knownHosts: string, extra: { hostKeys?: string[]; acce
     ssh: { ...SSH_DEFAULTS, port: s.port, identityFile: s.userKeyPath, knownHosts, acceptNewHostKeys: !!extra.acceptNewHostKeys },
   })
 
-async function works(t: { equal(a: unknown, b: unknown, msg?: string): unknown }, p: Promise<SshTransport>, msg: string) {
+/** Connect, run a command, close: the command's output ('ok') proves the session works. */
+async function echo(p: Promise<SshTransport>): Promise<string> {
   const c = await p
-  t.equal(await c.$`echo ok`.text(), 'ok', msg)
-  await c.close()
+  try {
+    return await c.$`echo ok`.text()
+  } finally {
+    await c.close()
+  }
 }
 
 t.test('a known key (plain entry) is accepted', async (t) => {
-  await works(t, connect(sshd, knownHostsFile('# comment', '', sshd.knownHostsLine)), 'connected')
+  t.equal(await echo(connect(sshd, knownHostsFile('# comment', '', sshd.knownHostsLine))), 'ok', 'connected')
 })
 
 t.test('an unknown key is refused, with the fingerprint and three ways to trust it', async (t) => {
@@ -71,11 +75,11 @@ t.test('a changed key is refused, even with acceptNewHostKeys', async (t) => {
 
 t.test('acceptNewHostKeys records an unknown key, which is then known', async (t) => {
   const kh = path.join(sshd.dir, 'sub', 'known_hosts.accept')
-  await works(t, connect(sshd, kh, { acceptNewHostKeys: true }), 'connected and recorded')
+  t.equal(await echo(connect(sshd, kh, { acceptNewHostKeys: true })), 'ok', 'connected and recorded')
   const recorded = fs.readFileSync(kh, 'utf8').trim()
   t.equal(recorded, sshd.knownHostsLine)
   t.equal(fs.statSync(kh).mode & 0o777, 0o600)
-  await works(t, connect(sshd, kh), 'the recorded key is trusted without the option')
+  t.equal(await echo(connect(sshd, kh)), 'ok', 'the recorded key is trusted without the option')
   // OpenSSH reads the line we wrote.
   const out = execFileSync('ssh-keygen', ['-F', `[127.0.0.1]:${sshd.port}`, '-f', kh]).toString()
   t.match(out, 'ssh-ed25519')
@@ -87,15 +91,15 @@ t.test('hashed entries (ssh-keygen -H, ssh-keyscan -H) are accepted', async (t) 
   const text = fs.readFileSync(kh, 'utf8')
   t.match(text, /^\|1\|/, 'the file is hashed')
   t.notMatch(text, '127.0.0.1')
-  await works(t, connect(sshd, kh), 'hashed known_hosts accepted')
+  t.equal(await echo(connect(sshd, kh)), 'ok', 'hashed known_hosts accepted')
 
   const scanned = execFileSync('ssh-keyscan', ['-H', '-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
-  await works(t, connect(sshd, knownHostsFile(scanned.trim())), 'ssh-keyscan -H output accepted')
+  t.equal(await echo(connect(sshd, knownHostsFile(scanned.trim()))), 'ok', 'ssh-keyscan -H output accepted')
 })
 
 t.test('pinned fingerprints replace known_hosts', async (t) => {
   const empty = knownHostsFile()
-  await works(t, connect(sshd, empty, { hostKeys: [sshd.hostKeyFingerprint] }), 'the pinned key is accepted')
+  t.equal(await echo(connect(sshd, empty, { hostKeys: [sshd.hostKeyFingerprint] })), 'ok', 'the pinned key is accepted')
   const wrong = 'SHA256:' + 'A'.repeat(43)
   const e = await connect(sshd, knownHostsFile(sshd.knownHostsLine), { hostKeys: [wrong] }).catch((e) => e)
   t.match(e, { code: 'ssh.hostkey-changed' }, 'a key that is not pinned is refused even when known_hosts has it')
@@ -107,7 +111,7 @@ t.test('ecdsa and rsa entries: the recorded key type is asked for first', async 
   t.match(ecdsa, / ecdsa-sha2-nistp256 /)
   t.match(rsa, / ssh-rsa /)
   for (const [name, line] of [['ed25519', ed], ['ecdsa', ecdsa], ['rsa', rsa]]) {
-    await works(t, connect(multi, knownHostsFile(line)), `only an ${name} entry`)
+    t.equal(await echo(connect(multi, knownHostsFile(line))), 'ok', `only an ${name} entry`)
   }
   const rsaKey = parseKnownHosts(rsa)[0].key
   t.ok(rsaKey.length > 200)
