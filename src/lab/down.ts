@@ -1,0 +1,35 @@
+// `dr lab down`: remove exactly the docker objects that carry `dr.lab=<name>` — containers, then volumes, then
+// the network — and the lab's inventory files. Nothing without the label is touched.
+import fsp from 'node:fs/promises'
+import type { Output } from '../core/output.ts'
+import { docker, dockerText, requireEngine } from './docker.ts'
+import { labFiles } from './inventory-writer.ts'
+import { LABEL } from './nodes.ts'
+
+export interface DownResult {
+  containers: number
+  volumes: number
+  networks: number
+}
+
+export async function labDown(name: string, out: Output): Promise<DownResult> {
+  await requireEngine()
+  const filter = `label=${LABEL}=${name}`
+  const ids = (what: string) => dockerText([what, 'ls', '-q', ...(what === 'container' ? ['-a'] : []), '--filter', filter]).then((s) => s.split('\n').filter(Boolean))
+  const containers = await ids('container')
+  if (containers.length) {
+    out.progress(`removing ${containers.length} containers`)
+    await docker(['rm', '-f', '-v', ...containers], { doing: 'remove the lab containers' })
+  }
+  const volumes = await ids('volume')
+  if (volumes.length) {
+    out.progress(`removing ${volumes.length} volumes`)
+    await docker(['volume', 'rm', '-f', ...volumes], { doing: 'remove the lab volumes' })
+  }
+  const networks = await ids('network')
+  if (networks.length) await docker(['network', 'rm', ...networks], { doing: 'remove the lab network' })
+  const files = labFiles(name)
+  await fsp.rm(files.inventory, { force: true })
+  await fsp.rm(files.dir, { recursive: true, force: true })
+  return { containers: containers.length, volumes: volumes.length, networks: networks.length }
+}

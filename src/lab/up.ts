@@ -1,0 +1,216 @@
+// `dr lab up`: build what is missing, in order — images, network, nodes, PKI, etcd, apiservers, kubelets,
+// sample pods, inventory. Every step looks before it acts, so a second `up` of a running lab changes nothing.
+import fs from 'node:fs'
+import { DrError } from '../core/error.ts'
+import type { Output } from '../core/output.ts'
+import { apiClient, readyz } from './api.ts'
+import { boundingCaps } from './caps.ts'
+import { filesForNode, ensurePki } from './certs.ts'
+import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
+import { docker, requireEngine } from './docker.ts'
+import { ensureImages, type LabImages } from './images.ts'
+import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
+import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
+import {
+  authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
+} from './nodes.ts'
+import { controlplaneNodes, etcdNodes, planLab, type LabNode, type LabPlan, type LabSpec } from './topology.ts'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const secs = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`
+
+export interface UpResult {
+  plan: LabPlan
+  files: LabFiles
+  /** Nothing needed doing. */
+  unchanged: boolean
+  seconds: number
+}
+
+const sameSpec = (a: LabSpec, b: LabSpec) =>
+  a.subnet === b.subnet && a.workers === b.workers && JSON.stringify(a.sites) === JSON.stringify(b.sites)
+
+export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
+  const t0 = Date.now()
+  await requireEngine()
+  const plan = planLab(spec)
+  const files = labFiles(plan.name)
+  const existing = await existingSpec(plan.name, plan.network)
+  if (existing && !sameSpec(existing, spec)) {
+    throw new DrError({
+      code: 'lab.exists-different',
+      message: `lab ${plan.name} is already up with sites ${existing.sites.map((s) => `${s.name}=${s.masters}`).join(',')}, ${existing.workers} worker(s) per site, ${existing.subnet}`,
+      hint: `run \`dr lab down${plan.name === 'lab' ? '' : ` --name ${plan.name}`}\` first, or repeat the same options`,
+      exit: 'usage',
+    })
+  }
+  const found = await listNodeContainers(plan.name)
+  const missing = plan.nodes.filter((n) => !found.some((c) => c.name === n.name))
+  if ((existing || found.length > 0) && missing.length > 0 && missing.length < plan.nodes.length) {
+    throw new DrError({
+      code: 'lab.partial',
+      message: `lab ${plan.name} is only partly there: ${missing.map((n) => n.name).join(', ')} missing`,
+      hint: 'run `dr lab down` and then `dr lab up` to start from scratch',
+    })
+  }
+  if (existing && missing.length === 0 && (await alreadyUp(plan, files, found))) {
+    out.progress(`lab ${plan.name} is up; nothing to do`)
+    return { plan, files, unchanged: true, seconds: (Date.now() - t0) / 1000 }
+  }
+
+  const images = await ensureImages(out)
+  if (!existing) {
+    out.progress(`creating network ${plan.network} (${plan.subnet})`)
+    await createNetwork(plan)
+  }
+  const stopped = found.filter((c) => c.state !== 'running')
+  if (stopped.length) {
+    out.progress(`starting stopped nodes: ${stopped.map((c) => c.name).join(', ')}`)
+    await docker(['start', ...stopped.map((c) => c.container)], { doing: 'start the stopped lab nodes' })
+  }
+  if (missing.length) {
+    out.progress(`starting ${missing.length} nodes: ${missing.map((n) => `${n.name} (${n.site}, ${n.ip})`).join(', ')}`)
+    const caps = boundingCaps()
+    await Promise.all(missing.map((n) => runNode(plan, n, images.node, caps)))
+  }
+  await Promise.all(plan.nodes.map((n) => waitForNode(n)))
+  out.progress(`nodes are up (${secs(t0)}): sshd and docker answer`)
+
+  const publicKey = await ensureSshKey(files, plan.name)
+  const recipient = await ensureAgeIdentity(files)
+  await ensurePki(plan, files.pki)
+  await Promise.all(
+    plan.nodes.map(async (n) => {
+      await authorizeKey(n, publicKey)
+      await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
+      if (n === offsiteNode(plan)) await docker(['exec', n.container, 'mkdir', '-p', '/var/backups/dr'])
+    }),
+  )
+  await loadInnerImages(plan, images, out)
+  out.progress(`images loaded (${secs(t0)}); starting etcd on ${etcdNodes(plan).map((n) => n.name).join(', ')}`)
+  await startControlPlane(plan, images, files, out)
+  out.progress(`control plane ready (${secs(t0)})`)
+  await ensureSamplePods(plan, files, out)
+
+  const hostKeys = new Map<string, string>()
+  for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
+  await writeLabFiles(plan, files, hostKeys, recipient)
+  return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
+}
+
+/** Everything running and the inventory written: then `up` has nothing to do. */
+async function alreadyUp(plan: LabPlan, files: LabFiles, found: Array<{ name: string; state: string }>): Promise<boolean> {
+  if (!fs.existsSync(files.inventory)) return false
+  if (found.some((c) => c.state !== 'running')) return false
+  const states = await Promise.all(plan.nodes.map((n) => innerContainers(n)))
+  return plan.nodes.every((n, i) => expectedInner(n).every((c) => states[i].get(c) === 'running'))
+}
+
+function expectedInner(n: LabNode): string[] {
+  return [...(n.roles.includes('etcd') ? ['etcd'] : []), ...(n.roles.includes('controlplane') ? ['kube-apiserver'] : []), 'kubelet']
+}
+
+async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
+  const need: LabNode[] = []
+  for (const n of plan.nodes) if (!(await innerImageLoaded(n, images.hyperkube))) need.push(n)
+  if (need.length === 0) return
+  out.progress(`loading the inner images into ${need.map((n) => n.name).join(', ')}`)
+  // Two at a time: docker load is disk-bound and a machine of this size does not gain from more.
+  const queue = [...need]
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar)
+    }),
+  )
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, why: () => Promise<string>, hint: string) {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (await check()) return
+    await sleep(500)
+  }
+  throw new DrError({ code: 'lab.not-ready', message: `${what} within ${timeoutMs / 1000} s`, stderr: await why(), hint })
+}
+
+async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFiles, out: Output) {
+  const inner = new Map<string, Map<string, string>>()
+  for (const n of plan.nodes) inner.set(n.name, await innerContainers(n))
+  await Promise.all(
+    etcdNodes(plan)
+      .filter((n) => !inner.get(n.name)!.has('etcd'))
+      .map((n) => innerRun(n, etcdRunArgs(plan, n, images.etcd), `run etcd on ${n.name}`)),
+  )
+  for (const n of etcdNodes(plan)) {
+    await waitFor(
+      `etcd on ${n.name} did not become healthy`,
+      90_000,
+      () => etcdHealthy(n),
+      async () => (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'etcd'], { nothrow: true })).stderr,
+      `look at \`dr lab ssh ${n.name} docker logs etcd\``,
+    )
+  }
+  out.progress(`etcd healthy on ${etcdNodes(plan).length} members; starting kube-apiserver`)
+  await Promise.all(
+    controlplaneNodes(plan)
+      .filter((n) => !inner.get(n.name)!.has('kube-apiserver'))
+      .map((n) => innerCreateAndStart(n, 'kube-apiserver', apiserverBody(plan, n, images.hyperkube))),
+  )
+  for (const n of controlplaneNodes(plan)) {
+    await waitFor(
+      `kube-apiserver on ${n.name} did not become ready`,
+      60_000,
+      async () => (await readyz(files.pki, n.ip)).ok,
+      async () => (await readyz(files.pki, n.ip)).text + '\n' + (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'kube-apiserver'], { nothrow: true })).stdout,
+      `look at \`dr lab ssh ${n.name} docker logs kube-apiserver\``,
+    )
+  }
+  await Promise.all(
+    plan.nodes
+      .filter((n) => !inner.get(n.name)!.has('kubelet'))
+      .map((n) => innerCreateAndStart(n, 'kubelet', kubeletBody(plan, n, images.hyperkube))),
+  )
+  const api = apiClient(files.pki, controlplaneNodes(plan)[0].ip)
+  let names: string[] = []
+  await waitFor(
+    'not every node registered Ready',
+    60_000,
+    async () => {
+      const r = await api.request('GET', '/api/v1/nodes').catch(() => undefined)
+      const items = (r?.code === 200 ? r.body.items : []) as Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>
+      names = items.filter((i) => i.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((i) => i.metadata.name)
+      return plan.nodes.every((n) => names.includes(n.name))
+    },
+    async () => `Ready: ${names.join(', ') || 'none'}`,
+    'look at `dr lab ssh NODE docker logs kubelet` on the missing nodes',
+  )
+}
+
+/** One "hello-world-<suffix>" pod per node, like seed 003's, tolerating unreachable/not-ready for 300 s. */
+export function samplePod(node: LabNode) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'hello-world-', namespace: 'default', labels: { app: 'hello-world' } },
+    spec: {
+      nodeName: node.name,
+      containers: [{ name: 'hello-world', image: 'rancher/hello-world', ports: [{ containerPort: 8080 }] }],
+      tolerations: [
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      ],
+    },
+  }
+}
+
+async function ensureSamplePods(plan: LabPlan, files: LabFiles, out: Output) {
+  const api = apiClient(files.pki, controlplaneNodes(plan)[0].ip)
+  const r = await api.request('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dhello-world')
+  const have = new Set(((r.body?.items ?? []) as Array<{ spec: { nodeName: string } }>).map((p) => p.spec.nodeName))
+  const todo = plan.nodes.filter((n) => !have.has(n.name))
+  for (const n of todo) {
+    const c = await api.request('POST', '/api/v1/namespaces/default/pods', samplePod(n))
+    if (c.code !== 201) throw new DrError({ code: 'lab.sample-pod-failed', message: `could not create the sample pod on ${n.name}: ${c.code}`, stderr: JSON.stringify(c.body) })
+  }
+  if (todo.length) out.progress(`created ${todo.length} hello-world pods`)
+}
