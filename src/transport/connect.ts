@@ -44,7 +44,13 @@ export class Connections {
   get(hostName: string): Promise<Transport> {
     const cached = this.open.get(hostName)
     if (cached) return cached
-    const p = this.connect(this.host(hostName), [hostName])
+    let host: Host
+    try {
+      host = this.host(hostName)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    const p = this.connect(host, [hostName])
     this.open.set(hostName, p)
     p.then(
       (t) => {

@@ -106,7 +106,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const authorize = (pubLine: string, u = users[0]) => fs.appendFileSync(path.join(dir, `authorized_keys.${u}`), pubLine.trim() + '\n')
   for (const u of users) authorize(fs.readFileSync(userKeyPath + '.pub', 'utf8'), u)
 
+  // sshd keeps the first value it reads for a keyword, so the caller's lines come first.
   const config = [
+    ...(opts.config ?? []),
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     ...hostKeys.map((k) => `HostKey ${k}`),
@@ -123,7 +125,6 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     'AllowStreamLocalForwarding yes',
     'Subsystem sftp internal-sftp',
     'LogLevel VERBOSE',
-    ...(opts.config ?? []),
   ]
   const cfgFile = path.join(dir, 'sshd_config')
   fs.writeFileSync(cfgFile, config.join('\n') + '\n')
