@@ -146,7 +146,8 @@ export async function listNodeContainers(lab: string): Promise<NodeContainer[]> 
     Config: { Labels: Record<string, string> }
     NetworkSettings: { Networks: Record<string, { IPAddress: string; IPAMConfig?: { IPv4Address?: string } }> }
   }>
-  return info.map((c) => {
+  const byAddress = (ip: string) => ip.split('.').map((p) => p.padStart(3, '0')).join('.')
+  const nodes = info.map((c) => {
     const net = Object.values(c.NetworkSettings.Networks)[0]
     return {
       name: c.Config.Labels['dr.lab.node'],
@@ -157,4 +158,6 @@ export async function listNodeContainers(lab: string): Promise<NodeContainer[]> 
       ip: net?.IPAMConfig?.IPv4Address || net?.IPAddress || '',
     }
   })
+  // The lab's node order is its address order (master1, master2, node1, master3, node2).
+  return nodes.sort((a, b) => byAddress(a.ip).localeCompare(byAddress(b.ip)))
 }

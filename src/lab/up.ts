@@ -54,7 +54,6 @@ export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
     })
   }
   if (existing && missing.length === 0 && (await alreadyUp(plan, files, found))) {
-    out.progress(`lab ${plan.name} is up; nothing to do`)
     return { plan, files, unchanged: true, seconds: (Date.now() - t0) / 1000 }
   }
 

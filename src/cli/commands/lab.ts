@@ -1,5 +1,6 @@
 // `dr lab …`: the two-site RKE-shaped test lab on the local docker engine (DESIGN.md §4).
 import type { Command } from 'commander'
+import { DrError } from '../../core/error.ts'
 import { formatDuration, table } from '../../core/output.ts'
 import { action } from '../run.ts'
 import { DEFAULT_LAB, DEFAULT_SITES, parseSites, subnetFor } from '../../lab/topology.ts'
@@ -19,13 +20,34 @@ export function registerLab(program: Command) {
         const { labUp } = await import('../../lab/up.ts')
         const workers = Number(opts.workers)
         if (!Number.isInteger(workers) || workers < 0 || workers > 5) {
-          const { DrError } = await import('../../core/error.ts')
           throw new DrError({ code: 'lab.bad-option', message: `--workers ${opts.workers} is not a number from 0 to 5`, exit: 'usage' })
         }
         const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet ?? subnetFor(opts.name) }, ctx.out)
         if (ctx.opts.json) return ctx.out.data({ name: r.plan.name, unchanged: r.unchanged, seconds: r.seconds, inventory: r.files.inventory, nodes: r.plan.nodes })
         ctx.out.line(`lab ${r.plan.name} is up${r.unchanged ? ' (unchanged)' : ''} in ${formatDuration(Math.round(r.seconds * 1000))}; inventory: ${r.files.inventory}`)
         ctx.out.line(table(['NODE', 'SITE', 'ROLES', 'ADDRESS'], r.plan.nodes.map((n) => [n.name, n.site, n.roles.join(','), n.ip])))
+      }),
+    )
+
+  nameOpt(lab.command('status'))
+    .description('the lab nodes, their state and their control-plane containers')
+    .action(
+      action(async (ctx, _args, opts) => {
+        const { labStatus } = await import('../../lab/status.ts')
+        const rows = await labStatus(opts.name)
+        if (ctx.opts.json) return ctx.out.data({ name: opts.name, up: rows.length > 0, nodes: rows })
+        if (rows.length === 0) {
+          ctx.out.line(`lab ${opts.name} is not up (run \`dr lab up\`)`)
+          return 1
+        }
+        const byIp = new Map(rows.map((r) => [r.ip, r.name]))
+        ctx.out.line(
+          table(
+            ['NODE', 'SITE', 'ROLES', 'ADDRESS', 'STATE', 'ETCD', 'APISERVER', 'KUBELET', 'PARTITIONED FROM'],
+            rows.map((r) => [r.name, r.site, r.roles.join(','), r.ip, r.state, r.etcd ?? '-', r.apiserver ?? '-', r.kubelet ?? '-',
+              r.partitionedFrom.map((ip) => byIp.get(ip) ?? ip).join(',') || '-']),
+          ),
+        )
       }),
     )
 
@@ -37,6 +59,60 @@ export function registerLab(program: Command) {
         const r = await labDown(opts.name, ctx.out)
         if (ctx.opts.json) return ctx.out.data(r)
         ctx.out.line(`lab ${opts.name} removed: ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks`)
+      }),
+    )
+
+  nameOpt(lab.command('stop-site').argument('<site>'))
+    .description("power a site off: kill its node containers (no clean shutdown), like a site's power failing")
+    .action(
+      action(async (ctx, [site], opts) => {
+        const { stopSite } = await import('../../lab/faults.ts')
+        const nodes = await stopSite(opts.name, site, ctx.out)
+        if (ctx.opts.json) return ctx.out.data({ site, stopped: nodes })
+        ctx.out.line(nodes.length ? `site ${site} is off: ${nodes.join(', ')}` : `site ${site} was already off`)
+      }),
+    )
+
+  nameOpt(lab.command('start-site').argument('<site>'))
+    .description('power a site on: start its node containers; their docker restarts the control plane like a rebooted host')
+    .action(
+      action(async (ctx, [site], opts) => {
+        const { startSite } = await import('../../lab/faults.ts')
+        const nodes = await startSite(opts.name, site, ctx.out)
+        if (ctx.opts.json) return ctx.out.data({ site, started: nodes })
+        ctx.out.line(nodes.length ? `site ${site} is on: ${nodes.join(', ')} (etcd and the apiservers come back on their own)` : `site ${site} was already on`)
+      }),
+    )
+
+  nameOpt(lab.command('partition').argument('<siteA>').argument('<siteB>'))
+    .description('drop all traffic between two sites (iptables in the nodes); traffic with this machine is untouched')
+    .action(
+      action(async (ctx, [a, b], opts) => {
+        const { partition } = await import('../../lab/faults.ts')
+        await partition(opts.name, a, b, ctx.out)
+        if (ctx.opts.json) return ctx.out.data({ partitioned: [a, b] })
+        ctx.out.line(`sites ${a} and ${b} are partitioned (undo: dr lab heal)`)
+      }),
+    )
+
+  nameOpt(lab.command('heal'))
+    .description('remove every partition')
+    .action(
+      action(async (ctx, _args, opts) => {
+        const { heal } = await import('../../lab/faults.ts')
+        const nodes = await heal(opts.name, ctx.out)
+        if (ctx.opts.json) return ctx.out.data({ healed: nodes })
+        ctx.out.line(nodes.length ? `partition removed on ${nodes.join(', ')}` : 'no partition to remove')
+      }),
+    )
+
+  nameOpt(lab.command('ssh').argument('<node>').argument('[command...]'))
+    .description('ssh into a lab node with the lab key and known_hosts (use -- before a command with options)')
+    .allowUnknownOption()
+    .action(
+      action(async (_ctx, [node, ...command], opts) => {
+        const { labSsh } = await import('../../lab/ssh.ts')
+        return labSsh(opts.name, node, command)
       }),
     )
 }
