@@ -129,9 +129,10 @@ export function invalidInventoryError(report: InventoryReport): DrError {
   const rel = path.relative(process.cwd(), report.file) || report.file
   const shown = rel.startsWith('..') ? report.file : rel
   const n = report.errors.length
+  const lines = [...report.errors, ...report.warnings].map((p) => '  ' + formatProblem(shown, p))
   return new DrError({
     code: 'inventory.invalid',
-    message: `${shown} has ${n} problem${n === 1 ? '' : 's'}:\n` + report.errors.map((p) => '  ' + formatProblem(shown, p)).join('\n'),
+    message: `${shown} has ${n} error${n === 1 ? '' : 's'}${report.warnings.length ? ` and ${report.warnings.length} warning${report.warnings.length === 1 ? '' : 's'}` : ''}:\n` + lines.join('\n'),
     hint: `fix the lines above, then run \`dr inventory check -i ${shown}\``,
     exit: 'usage',
     details: { errors: report.errors, warnings: report.warnings },
@@ -142,6 +143,6 @@ export function invalidInventoryError(report: InventoryReport): DrError {
 export async function loadInventory(file: string, opts: { warn?: (message: string) => void } = {}): Promise<Inventory> {
   const report = await readInventoryFile(file)
   if (!report.inventory) throw invalidInventoryError(report)
-  for (const w of report.warnings) opts.warn?.(formatProblem(path.basename(report.file), w))
+  for (const w of report.warnings) opts.warn?.(formatProblem(path.basename(report.file), w, { severity: false }))
   return report.inventory
 }

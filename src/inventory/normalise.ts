@@ -45,7 +45,7 @@ export function normalise(raw: RawInventory, file: string): Inventory {
       container: transport === 'docker-exec' ? (h?.container ?? name) : h?.container,
       roles: (h?.roles ?? []) as Role[],
       labels: Object.fromEntries(Object.entries(h?.labels ?? {}).map(([k, v]) => [k, String(v)])),
-      ssh: mergeSsh(ssh, h?.ssh, dir),
+      ssh: withoutSelfJump(mergeSsh(ssh, h?.ssh, dir), name),
       hostKeys: [...(h?.hostKeys ?? [])],
     }
   }
@@ -91,6 +91,11 @@ export function normalise(raw: RawInventory, file: string): Inventory {
     },
     stateDir: raw.stateDir ? resolvePath(dir, raw.stateDir) : path.join(dir, '.dr', cluster),
   }
+}
+
+/** The inventory-wide jumpHost does not apply to the jump host itself. */
+function withoutSelfJump(s: SshSettings, name: string): SshSettings {
+  return s.jumpHost === name ? { ...s, jumpHost: undefined } : s
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

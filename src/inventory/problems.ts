@@ -40,10 +40,10 @@ export function formatPath(path: Path): string {
 }
 
 /** `lab.yaml:12:5: error: hosts.master1.roles[1]: unknown role "ectd" (hint: did you mean "etcd"?)` */
-export function formatProblem(file: string, p: Problem): string {
+export function formatProblem(file: string, p: Problem, o: { severity?: boolean } = {}): string {
   const where = p.line ? `${file}:${p.line}:${p.col ?? 1}` : file
   const hint = p.hint ? `\n    hint: ${p.hint}` : ''
-  return `${where}: ${p.severity}: ${formatPath(p.path)}: ${p.message}${hint}`
+  return `${where}: ${o.severity === false ? '' : p.severity + ': '}${formatPath(p.path)}: ${p.message}${hint}`
 }
 
 /** Damerau-free Levenshtein distance; inventories are small, so the plain O(n·m) table is fine. */

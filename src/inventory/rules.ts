@@ -5,7 +5,7 @@ import { STORE_FIELDS } from './schema.ts'
 import { FLAVORS } from './defaults.ts'
 import { ROLES } from './types.ts'
 import { didYouMean, error, warning, type Problem } from './problems.ts'
-import { siteLossTable } from './quorum.ts'
+import { siteLossTable } from './site-loss.ts'
 
 type Rule = (inv: RawInventory) => Problem[]
 
@@ -149,9 +149,20 @@ export const etcdLayout: Rule = (inv) => {
     const s = siteOf.get(name)
     if (s) bySite[s] = (bySite[s] ?? 0) + 1
   }
-  for (const row of siteLossTable(bySite))
-    if (!row.quorumKept && row.membersInSite > 0)
-      out.push(warning(['sites', row.site], `site ${row.site} holds ${row.membersInSite} of ${row.total} etcd members: if it is lost, ${row.left} remain${row.left === 1 ? 's' : ''} and quorum needs ${row.quorum}`, `recover with \`dr failover --site <a surviving site>\`; run \`dr inventory check\` for the per-site table`, 'key'))
+  for (const row of siteLossTable(bySite)) {
+    if (row.quorumKept || row.membersInSite === 0) continue
+    const others = Object.keys(bySite).filter((s) => s !== row.site && bySite[s] > 0)
+    out.push(
+      warning(
+        ['sites', row.site],
+        `site ${row.site} holds ${row.membersInSite} of ${row.total} etcd members: if it is lost, ${row.left} remain${row.left === 1 ? 's' : ''} and quorum needs ${row.quorum}`,
+        others.length
+          ? `losing it stops the cluster until \`dr failover --site ${others[0]}\` rebuilds etcd from the survivors; a third site with one member would avoid that`
+          : 'every etcd member is in this one site: losing it loses the cluster; spread members over sites',
+        'key',
+      ),
+    )
+  }
   return out
 }
 
