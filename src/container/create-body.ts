@@ -42,9 +42,13 @@ export function createBody(inspect: ContainerInspect, image: ImageInspect | null
     AttachStdout: false,
     AttachStderr: false,
     StdinOnce: false,
-    // A null entrypoint would inherit the image's; an empty array keeps it reset (`--entrypoint ''`).
-    Entrypoint: proc.Entrypoint === null && arr(image?.Config?.Entrypoint).length > 0 ? [] : proc.Entrypoint,
+    // A null entrypoint would inherit the image's; [""] resets it (what `--entrypoint ''` sends; stored as null).
+    Entrypoint: arr(proc.Entrypoint).length === 0 && arr(image?.Config?.Entrypoint).length > 0 ? [''] : proc.Entrypoint,
     Cmd: proc.Cmd,
+    // Ports and volumes the image declares are merged back by the engine; sent again, ports conflict with a
+    // container: network mode ("port exposing and the container type network mode").
+    ExposedPorts: without(c.ExposedPorts, image?.Config?.ExposedPorts),
+    Volumes: without(c.Volumes, image?.Config?.Volumes),
   }
   // A generated hostname (the old short id) would pin the wrong one; container:/host UTS namespaces forbid one.
   if (c.Hostname === shortId(inspect.Id) || net.startsWith('container:') || h.UTSMode === 'host') delete config.Hostname
@@ -75,10 +79,18 @@ export function createBody(inspect: ContainerInspect, image: ImageInspect | null
   return { body, extraNetworks }
 }
 
+function without(a: Record<string, object> | null | undefined, b: Record<string, object> | null | undefined): Record<string, object> | null {
+  const out = Object.fromEntries(Object.entries(a ?? {}).filter(([k]) => !(k in (b ?? {}))))
+  return Object.keys(out).length > 0 ? out : null
+}
+
 /** The old container's own anonymous volumes (not binds, not named, not from --volumes-from). */
 export function anonymousVolumes(inspect: ContainerInspect): Array<{ name: string; destination: string }> {
   const own = new Set(Object.keys(inspect.Config.Volumes ?? {}))
+  // Already mounted by a bind or --mount (an earlier re-creation carried it over): not anonymous any more.
+  const taken = new Set([...(inspect.HostConfig.Binds ?? []).map((b) => b.split(':')[1]), ...(inspect.HostConfig.Mounts ?? []).map((m) => m.Target)])
   return (inspect.Mounts ?? [])
-    .filter((m) => m.Type === 'volume' && own.has(m.Destination) && /^[0-9a-f]{64}$/.test(m.Name ?? ''))
+    .filter((m) => m.Type === 'volume' && own.has(m.Destination) && !taken.has(m.Destination) && /^[0-9a-f]{64}$/.test(m.Name ?? ''))
     .map((m) => ({ name: m.Name as string, destination: m.Destination }))
+    .sort((a, b) => a.destination.localeCompare(b.destination))
 }

@@ -157,7 +157,7 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
       await watchRunning(t, newId, opts.keepRunningCheckMs ?? 5000)
     } catch (e) {
       const logs = newId ? await engine.logsTail(newId, 30).catch(() => '') : ''
-      await rollback(t, { name, newId, oldId: source.Id, policy })
+      await rollback(t, { name, newId, oldId: source.Id, oldName, policy })
       await clearState(t, name, opts.stateDir)
       throw new DrError({
         code: 'container.recreate-failed',
@@ -191,10 +191,27 @@ async function watchRunning(t: Transport, id: string, ms: number): Promise<void>
   }
 }
 
-async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; policy: RestartPolicy }): Promise<void> {
+/** Put the old container back. Every step is tried; if one fails the state file stays, so a re-run resumes. */
+async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; oldName: string; policy: RestartPolicy }): Promise<void> {
   // Only the container this run created is removed; a failed create leaves nothing of ours under NAME.
   if (r.newId) await t.$`docker rm -f ${r.newId}`.nothrow()
-  await t.$.with({ doing: `restore the old ${r.name}` })`docker rename ${r.oldId} ${r.name}`.nothrow()
-  await t.$.with({ doing: `restore the old ${r.name}` })`docker update ${`--restart=${policyText(r.policy)}`} ${r.oldId}`
-  await t.$.with({ doing: `restore the old ${r.name}` })`docker start ${r.oldId}`
+  const steps = [
+    ['docker', 'rename', r.oldId, r.name],
+    ['docker', 'update', `--restart=${policyText(r.policy)}`, r.oldId],
+    ['docker', 'start', r.oldId],
+  ]
+  const failed: string[] = []
+  for (const argv of steps) {
+    const res = await t.$`${argv}`.nothrow()
+    if (!res.ok && !(argv[1] === 'rename' && /already in use|same name/i.test(res.stderr))) failed.push(`${argv.join(' ')}: ${res.stderr.trim()}`)
+  }
+  if (failed.length > 0) {
+    throw new DrError({
+      code: 'container.rollback-failed',
+      message: `the new ${r.name} on ${t.host} failed, and putting the old one (${r.oldName}) back failed too`,
+      host: t.host,
+      stderr: failed.join('\n'),
+      hint: `fix the cause, then run the same re-creation again (it resumes from the kept old container), or by hand: docker rename ${r.oldName} ${r.name}; docker update --restart=${policyText(r.policy)} ${r.name}; docker start ${r.name}`,
+    })
+  }
 }
