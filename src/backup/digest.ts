@@ -1,0 +1,54 @@
+// Pass-through transforms that measure what flows through them: size and sha256, and for a raw etcd snapshot
+// the check etcd itself appends (the last 32 bytes are the sha256 of everything before them).
+import { createHash } from 'node:crypto'
+import { Transform } from 'node:stream'
+
+export interface Digest {
+  size: number
+  sha256: string
+}
+
+export class DigestStream extends Transform {
+  private readonly hash = createHash('sha256')
+  size = 0
+  private result?: Digest
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void) {
+    this.hash.update(chunk)
+    this.size += chunk.length
+    cb(null, chunk)
+  }
+  _flush(cb: (e?: Error | null) => void) {
+    this.result = { size: this.size, sha256: this.hash.digest('hex') }
+    cb()
+  }
+  /** Available once the stream has ended. */
+  digest(): Digest {
+    if (!this.result) throw new Error('digest read before the stream ended')
+    return this.result
+  }
+}
+
+const TRAILER = 32
+
+/** DigestStream that also checks etcd's sha256 trailer (a snapshot from the Snapshot RPC always carries one). */
+export class SnapshotDigestStream extends DigestStream {
+  private readonly body = createHash('sha256')
+  private tail = Buffer.alloc(0)
+  private trailerOk?: boolean
+  _transform(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void) {
+    const all = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk
+    const cut = Math.max(0, all.length - TRAILER)
+    if (cut > 0) this.body.update(all.subarray(0, cut))
+    this.tail = Buffer.from(all.subarray(cut))
+    super._transform(chunk, enc, cb)
+  }
+  _flush(cb: (e?: Error | null) => void) {
+    this.trailerOk = this.tail.length === TRAILER && this.body.digest().equals(this.tail)
+    super._flush(cb)
+  }
+  /** true when the last 32 bytes are the sha256 of the rest (etcd's own integrity check). */
+  trailerValid(): boolean {
+    if (this.trailerOk === undefined) throw new Error('trailer read before the stream ended')
+    return this.trailerOk
+  }
+}

@@ -1,0 +1,75 @@
+// A directory on this machine. Objects are written under a hidden temporary name, fsynced, then renamed.
+import { randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { isPartialName, partialName } from './naming.ts'
+import type { BackupStore, SaveOptions, StoredObject } from './store.ts'
+
+export class DirStore implements BackupStore {
+  readonly type = 'dir' as const
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+  ) {}
+
+  async list(): Promise<StoredObject[]> {
+    let names: string[]
+    try {
+      names = await fsp.readdir(this.dir)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw e
+    }
+    const out: StoredObject[] = []
+    for (const name of names) {
+      if (isPartialName(name)) continue
+      const st = await fsp.stat(path.join(this.dir, name)).catch(() => undefined)
+      if (st?.isFile()) out.push({ name, size: st.size, modifiedAt: st.mtime })
+    }
+    return out
+  }
+
+  async fetch(name: string): Promise<Readable> {
+    const file = path.join(this.dir, name)
+    await fsp.access(file) // fail here, not on the first read
+    return fs.createReadStream(file)
+  }
+
+  async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 })
+    const tmp = path.join(this.dir, partialName(name, randomBytes(4).toString('hex')))
+    let size = 0
+    const count = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        size += chunk.length
+        cb(null, chunk)
+      },
+    })
+    try {
+      await pipeline(source, count, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: opts.signal })
+      // Durable before visible: fsync the data, rename, fsync the directory.
+      const fh = await fsp.open(tmp, 'r')
+      await fh.sync().finally(() => fh.close())
+      await fsp.rename(tmp, path.join(this.dir, name))
+      const dh = await fsp.open(this.dir, 'r')
+      await dh.sync().catch(() => {}).finally(() => dh.close())
+    } catch (e) {
+      await fsp.unlink(tmp).catch(() => {})
+      throw e
+    }
+    return { size }
+  }
+
+  async delete(name: string): Promise<void> {
+    await fsp.unlink(path.join(this.dir, name))
+  }
+
+  location(name: string): string {
+    return path.join(this.dir, name)
+  }
+
+  async close() {}
+}

@@ -1,0 +1,79 @@
+// A directory on another host, reached over dr's SSH transport (SFTP for files). Objects are written under a
+// hidden temporary name and renamed into view, so a cut connection never leaves a half object that looks whole.
+import { randomBytes } from 'node:crypto'
+import path from 'node:path'
+import { Readable, Transform, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Transport } from '../transport/types.ts'
+import { isPartialName, partialName } from './naming.ts'
+import type { BackupStore, SaveOptions, StoredObject } from './store.ts'
+
+export class SftpStore implements BackupStore {
+  readonly type = 'sftp' as const
+  constructor(
+    readonly name: string,
+    readonly host: string,
+    readonly dir: string,
+    private readonly transport: () => Promise<Transport>,
+  ) {}
+
+  private file(name: string) {
+    return path.posix.join(this.dir, name)
+  }
+
+  async list(): Promise<StoredObject[]> {
+    const t = await this.transport()
+    const names = (await t.readdir(this.dir)).filter((n) => !isPartialName(n) && n !== '.' && n !== '..')
+    if (names.length === 0) return []
+    // SFTP readdir gives names only here; one `stat` call gets every size and mtime.
+    const r = await t.$`stat -c ${'%s %Y %n'} -- ${names.map((n) => this.file(n))}`.nothrow()
+    const out: StoredObject[] = []
+    for (const line of r.stdout.split('\n')) {
+      const m = /^(\d+) (\d+) (.*)$/.exec(line)
+      if (!m) continue
+      out.push({ name: path.posix.basename(m[3]), size: Number(m[1]), modifiedAt: new Date(Number(m[2]) * 1000) })
+    }
+    return out
+  }
+
+  async fetch(name: string): Promise<Readable> {
+    const t = await this.transport()
+    const s = await t.createReadStream(this.file(name))
+    return s instanceof Readable ? s : new Readable().wrap(s)
+  }
+
+  async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
+    const t = await this.transport()
+    await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
+      await t.$`mkdir -p -m 700 ${this.dir}`
+    })
+    const tmp = this.file(partialName(name, randomBytes(4).toString('hex')))
+    let size = 0
+    const count = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        size += chunk.length
+        cb(null, chunk)
+      },
+    })
+    try {
+      const sink = (await t.createWriteStream(tmp, { mode: 0o600 })) as Writable
+      await pipeline(source, count, sink, { signal: opts.signal })
+      await t.rename(tmp, this.file(name))
+    } catch (e) {
+      await t.unlink(tmp).catch(() => {})
+      throw e
+    }
+    return { size }
+  }
+
+  async delete(name: string): Promise<void> {
+    const t = await this.transport()
+    await t.unlink(this.file(name))
+  }
+
+  location(name: string): string {
+    return `${this.host}:${this.file(name)}`
+  }
+
+  async close() {}
+}

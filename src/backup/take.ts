@@ -1,0 +1,134 @@
+// `dr backup now` without the CLI: read the member's status, stream its snapshot through the pipeline into the
+// store (spooled locally until the store has it), then write the metadata record. The client can come from an
+// SSH tunnel (connectMember) or a plain loopback connection; this code does not care.
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import type { Etcd3 } from 'etcd3'
+import { DrError } from '../core/error.ts'
+import { backupId, metadataName, payloadName } from './naming.ts'
+import { encodeMetadata, type BackupMetadata } from './metadata.ts'
+import { DEFAULT_COMPRESSION_LEVEL, encodeSnapshot, snapshotSource } from './pipeline.ts'
+import type { BackupStore } from './store.ts'
+import { errorMessage, spooledUpload, uploadSmall, type RetryPolicy } from './upload.ts'
+
+export interface SnapshotMember {
+  /** Inventory host name (or a label for a loopback test member). */
+  host: string
+  endpoint?: string
+  client: Etcd3
+}
+
+export interface TakeBackupOptions {
+  cluster: string
+  member: SnapshotMember
+  store: BackupStore
+  recipients: string[]
+  /** Local directory for the spool (kept when the store fails). */
+  spoolDir: string
+  compressionLevel?: number
+  retry?: RetryPolicy
+  drVersion: string
+  snapshotTimeoutMs?: number
+  signal?: AbortSignal
+  now?: () => Date
+  onRetry?: (attempt: number, delayMs: number, error: unknown) => void
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+}
+
+export interface TakenBackup {
+  metadata: BackupMetadata
+  location: string
+  durationMs: number
+  uploadAttempts: number
+}
+
+async function memberStatus(client: Etcd3, host: string) {
+  try {
+    const s = await client.maintenance.status()
+    return { revision: Number(s.header.revision), raftIndex: Number(s.raftIndex), version: s.version, memberId: s.header.member_id }
+  } catch (e) {
+    throw new DrError({
+      code: 'backup.member-unreachable',
+      message: `cannot read the status of etcd on ${host}: ${errorMessage(e)}`,
+      host,
+      doing: 'read the member status before the snapshot',
+      hint: 'check the member with `dr status`, or pick another one with --member',
+      cause: e,
+    })
+  }
+}
+
+export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
+  const started = Date.now()
+  const before = await memberStatus(o.member.client, o.member.host)
+  const createdAt = (o.now ?? (() => new Date()))()
+  const id = backupId(o.cluster, createdAt, before.revision)
+  const level = o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
+  const encrypted = o.recipients.length > 0
+  const name = payloadName(id, { compressed: level > 0, encrypted })
+  const ctx = { store: o.store, spoolDir: o.spoolDir, retry: o.retry, signal: o.signal, onRetry: o.onRetry, sleep: o.sleep }
+
+  const upload = await spooledUpload({ ...ctx, name })
+  let encoded
+  try {
+    encoded = await encodeSnapshot(snapshotSource(o.member.client, { timeoutMs: o.snapshotTimeoutMs }), upload.sink, {
+      recipients: o.recipients,
+      compressionLevel: level,
+      signal: o.signal,
+    })
+  } catch (e) {
+    await upload.discard()
+    if (o.signal?.aborted) throw e
+    throw new DrError({
+      code: 'backup.snapshot-failed',
+      message: `the snapshot of etcd on ${o.member.host} failed: ${errorMessage(e)}`,
+      host: o.member.host,
+      doing: 'stream the snapshot',
+      hint: 'check the member with `dr status`; nothing was stored',
+      cause: e,
+    })
+  }
+  if (!encoded.trailerValid) {
+    await upload.discard()
+    throw new DrError({
+      code: 'backup.snapshot-corrupt',
+      message: `the snapshot from ${o.member.host} does not match its own sha256 trailer`,
+      host: o.member.host,
+      hint: 'the member may have a damaged database; take the backup from another member (--member)',
+    })
+  }
+  const after = await memberStatus(o.member.client, o.member.host)
+  const exact = after.revision === before.revision
+  let keyCount: number | undefined
+  if (exact) {
+    keyCount = await o.member.client.getAll().revision(before.revision).serializable(true).count().catch(() => undefined)
+  }
+  const metadata: BackupMetadata = {
+    format: 'dr-backup/1',
+    id,
+    cluster: o.cluster,
+    member: { host: o.member.host, endpoint: o.member.endpoint, id: before.memberId },
+    etcdVersion: before.version,
+    revision: before.revision,
+    ...(exact ? {} : { revisionMax: after.revision }),
+    ...(keyCount === undefined ? {} : { keyCount }),
+    raftIndex: before.raftIndex,
+    createdAt: createdAt.toISOString(),
+    durationMs: Date.now() - started,
+    snapshot: encoded.snapshot,
+    stored: { name, ...encoded.stored },
+    compression: level > 0 ? 'gzip' : 'none',
+    encryption: { type: encrypted ? 'age' : 'none', recipients: o.recipients },
+    drVersion: o.drVersion,
+  }
+  let attempts: number
+  try {
+    ;({ attempts } = await upload.finish())
+  } catch (e) {
+    // Keep the metadata beside the spooled snapshot: together they are a complete backup, ready to copy.
+    await fsp.writeFile(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata), { mode: 0o600 }).catch(() => {})
+    throw e
+  }
+  await uploadSmall({ ...ctx, name: metadataName(id) }, encodeMetadata(metadata))
+  return { metadata, location: o.store.location(name), durationMs: Date.now() - started, uploadAttempts: attempts }
+}
