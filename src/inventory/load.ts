@@ -21,6 +21,15 @@ export interface InventoryReport {
   warnings: Problem[]
 }
 
+const TYPE_HINTS: Record<string, string> = {
+  array: 'write a list: [a, b] or one "- item" per line',
+  number: 'write the number without quotes',
+  boolean: 'write true or false',
+  string: 'quote the value if it looks like a number or a boolean',
+  record: 'write a mapping (key: value)',
+  object: 'write a mapping (key: value)',
+}
+
 /** The keys allowed at path; a store's depend on its type. */
 function allowedKeys(p: Path, data: any): string[] {
   if (p.length === 3 && p[0] === 'backup' && p[1] === 'stores') {
@@ -42,7 +51,10 @@ function zodProblems(issues: z.core.$ZodIssue[], data: unknown): Problem[] {
       const allowed = i.values.map(String)
       out.push(error(p, i.message.replace(/^Invalid option: /, 'invalid value: '), `use one of ${allowed.join(', ')}`))
     } else {
-      out.push(error(p, i.message.replace(/^Invalid input: /, '').replace(/^expected (\w+), received (\w+)$/, 'expected a $1, got a $2')))
+      const m = /^Invalid input: expected (\w+), received (\w+)$/.exec(i.message)
+      const a = (w: string) => (/^[aeiou]/.test(w) ? `an ${w}` : `a ${w}`)
+      if (m) out.push(error(p, `expected ${a(m[1])}, got ${a(m[2])}`, TYPE_HINTS[m[1]]))
+      else out.push(error(p, i.message.replace(/^Invalid input: /, '')))
     }
   }
   return out

@@ -46,19 +46,16 @@ export function formatProblem(file: string, p: Problem, o: { severity?: boolean 
   return `${where}: ${o.severity === false ? '' : p.severity + ': '}${formatPath(p.path)}: ${p.message}${hint}`
 }
 
-/** Damerau-free Levenshtein distance; inventories are small, so the plain O(n·m) table is fine. */
+/** Edit distance where swapping two neighbours counts once ("ectd" → "etcd"), the most common typo. */
 export function distance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]
-    prev[0] = i
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++)
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diag = up
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
-  }
-  return prev[b.length]
+  return d[a.length][b.length]
 }
 
 /** The closest known word, when it is close enough to be a typo. */
@@ -69,7 +66,7 @@ export function closest(word: string, known: Iterable<string>): string | undefin
     const d = distance(word.toLowerCase(), k.toLowerCase())
     if (d < bestD) [best, bestD] = [k, d]
   }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined
+  return best !== undefined && bestD < word.length && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined
 }
 
 export function didYouMean(word: string, known: Iterable<string>, otherwise?: string): string | undefined {
