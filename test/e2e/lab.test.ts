@@ -37,7 +37,13 @@ async function inNode(node: string, argv: string[], timeout = 60_000): Promise<s
   return stdout
 }
 
-const etcdctl = (node: string, args: string[]) => inNode(node, ['docker', 'exec', 'etcd', 'etcdctl', ...args])
+/** etcdctl in the node's etcd container; stdout and stderr (3.4 prints `endpoint health` on stderr). */
+async function etcdctl(node: string, args: string[]): Promise<string> {
+  const { stdout, stderr } = await run('docker', ['exec', container(node), 'docker', 'exec', 'etcd', 'etcdctl', ...args], { timeout: 60_000, maxBuffer: 16 << 20 })
+  return stdout + stderr
+}
+const etcdctlOut = async (node: string, args: string[]) =>
+  (await run('docker', ['exec', container(node), 'docker', 'exec', 'etcd', 'etcdctl', ...args], { timeout: 60_000, maxBuffer: 16 << 20 })).stdout
 
 async function ssh(node: string, command: string, knownHosts = path.join(labDir, 'known_hosts')) {
   return run('ssh', ['-i', path.join(labDir, 'id_ed25519'), '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${knownHosts}`,
@@ -104,7 +110,7 @@ t.test('every node answers over SSH with the lab key, and only with its known ho
 })
 
 t.test('etcd: three healthy TLS members, RKE-shaped containers', async (t) => {
-  const members = JSON.parse(await etcdctl('master1', ['member', 'list', '-w', 'json'])) as { members: Array<{ name: string; clientURLs: string[] }> }
+  const members = JSON.parse(await etcdctlOut('master1', ['member', 'list', '-w', 'json'])) as { members: Array<{ name: string; clientURLs: string[] }> }
   t.same(members.members.map((m) => m.name).sort(), ['etcd-master1', 'etcd-master2', 'etcd-master3'])
   t.same(members.members.flatMap((m) => m.clientURLs).sort(), ['master1', 'master2', 'master3'].map((n) => `https://${ip(n)}:2379`).sort())
   const health = await etcdctl('master1', ['endpoint', 'health', '--cluster'])
@@ -119,7 +125,7 @@ t.test('etcd: three healthy TLS members, RKE-shaped containers', async (t) => {
   t.equal(etcd.HostConfig.RestartPolicy.Name, 'always')
   t.equal(etcd.Config.Labels['io.rancher.rke.container.name'], 'etcd')
   t.ok(etcd.Config.Env.includes('ETCDCTL_ENDPOINTS=https://127.0.0.1:2379'))
-  t.same(etcd.HostConfig.Binds, ['/var/lib/etcd:/var/lib/rancher/etcd/:z', '/etc/kubernetes:/etc/kubernetes:z'])
+  t.same([...etcd.HostConfig.Binds].sort(), ['/etc/kubernetes:/etc/kubernetes:z', '/var/lib/etcd:/var/lib/rancher/etcd/:z'])
 
   const [api] = JSON.parse(await inNode('master3', ['docker', 'inspect', 'kube-apiserver']))
   t.equal(api.Config.Cmd, null, 'kube-apiserver: no Cmd')
@@ -142,12 +148,12 @@ t.test('writes through the apiserver stand-in land in etcd under /registry', asy
   const taint = { key: 'dr.test/e2e', value: 'yes', effect: 'NoSchedule' }
   const patched = await api.request('PATCH', '/api/v1/nodes/master2', [{ op: 'add', path: '/spec/taints', value: [taint] }], 'application/json-patch+json')
   t.equal(patched.code, 200, JSON.stringify(patched.body))
-  const stored = JSON.parse(await etcdctl('master1', ['get', '/registry/minions/master2', '--print-value-only']))
+  const stored = JSON.parse(await etcdctlOut('master1', ['get', '/registry/minions/master2', '--print-value-only']))
   t.same(stored.spec.taints, [taint], 'the taint is in etcd')
 
   const smp = await api.request('PATCH', '/api/v1/nodes/master2', { spec: { taints: [] } }, 'application/strategic-merge-patch+json')
   t.equal(smp.code, 200)
-  t.same(JSON.parse(await etcdctl('master1', ['get', '/registry/minions/master2', '--print-value-only'])).spec.taints, [], 'a strategic merge patch replaces the taint list')
+  t.same(JSON.parse(await etcdctlOut('master1', ['get', '/registry/minions/master2', '--print-value-only'])).spec.taints, [], 'a strategic merge patch replaces the taint list')
 
   const unauth = await new Promise<number>((resolve) => {
     import('node:https').then(({ default: https }) =>
@@ -194,8 +200,9 @@ t.test('stop-site A loses quorum; start-site A brings the cluster back', async (
 
   const started = Date.now()
   await lab(['start-site', 'A'])
-  const back = await until('master3 /readyz ok again', 120_000, async () => (await readyz(pki, ip('master3'))).ok)
-  t.pass(`ready ${Date.now() - started} ms after start-site (start-site itself ${Date.now() - started - back.ms} ms)`)
+  const startSiteMs = Date.now() - started
+  await until('master3 /readyz ok again', 120_000, async () => (await readyz(pki, ip('master3'))).ok)
+  t.pass(`master3 ready ${Date.now() - started} ms after start-site began (start-site itself took ${startSiteMs} ms)`)
   const health = await until('3 healthy members', 60_000, async () => {
     const out = await etcdctl('master1', ['endpoint', 'health', '--cluster'])
     return out.match(/is healthy/g)?.length === 3 && out
