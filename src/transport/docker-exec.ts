@@ -6,6 +6,7 @@ import { Duplex, PassThrough, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import { listenTunnel, runLocal } from './local.ts'
 import { makeShell, quote, settle } from './shell.ts'
+import { killGroupCommand, listDirCommand, parseNulList, reportPid, splitPid, writeFileCommand } from './remote-commands.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
 
 interface Collected {
@@ -30,13 +31,18 @@ export class DockerExecTransport implements Transport {
   }
 
   private argv(command: string, interactive = true): string[] {
-    return [this.docker, 'exec', ...(interactive ? ['-i'] : []), this.container, 'bash', '-c', command]
+    // sh, not bash: every image has it (kind nodes, busybox), and quote() is POSIX.
+    return [this.docker, 'exec', ...(interactive ? ['-i'] : []), this.container, 'sh', '-c', command]
   }
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const full = opts.sudo ? `sudo -n -- sh -c ${quote(command)}` : command
-    const r = await runLocal(this.argv(full), { ...opts, host: this.host })
-    return settle({ ...r, command: full }, opts)
+    const timed = (opts.timeoutMs ?? 0) > 0
+    const r = await runLocal(this.argv(timed ? reportPid(full) : full), { ...opts, host: this.host })
+    const { pid, rest } = splitPid(Buffer.from(r.stderr))
+    // Killing the docker client does not stop the command inside the container.
+    if (r.signal === 'TIMEOUT' && pid) await runLocal(this.argv(killGroupCommand(pid), false))
+    return settle({ ...r, command: full, stderr: rest.toString('utf8') }, opts)
   }
 
   /** Binary-safe run (runLocal decodes stdout as UTF-8). */
@@ -75,7 +81,7 @@ export class DockerExecTransport implements Transport {
     return this.must(`cat -- ${quote(path)}`, `read ${path}`)
   }
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}) {
-    await this.must(`umask 077; cat > ${quote(path)} && chmod ${(opts.mode ?? 0o600).toString(8)} ${quote(path)}`, `write ${path}`, data)
+    await this.must(writeFileCommand(path, opts.mode ?? 0o600), `write ${path}`, data)
   }
   async createReadStream(path: string): Promise<NodeJS.ReadableStream> {
     await this.must(`test -r ${quote(path)}`, `read ${path}`)
@@ -87,7 +93,7 @@ export class DockerExecTransport implements Transport {
     return out
   }
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
-    const argv = this.argv(`umask 077; cat > ${quote(path)} && chmod ${(opts.mode ?? 0o600).toString(8)} ${quote(path)}`)
+    const argv = this.argv(writeFileCommand(path, opts.mode ?? 0o600))
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
@@ -110,8 +116,7 @@ export class DockerExecTransport implements Transport {
     await this.must(`rm -- ${quote(path)}`, `remove ${path}`)
   }
   async readdir(path: string) {
-    const out = await this.must(`[ -d ${quote(path)} ] || exit 0; find ${quote(path)} -mindepth 1 -maxdepth 1 -printf '%f\\0'`, `list ${path}`)
-    return out.toString('utf8').split('\0').filter(Boolean).sort()
+    return parseNulList(await this.must(listDirCommand(path), `list ${path}`))
   }
   async mkdir(path: string, opts: { mode?: number } = {}) {
     await this.must(`mkdir -p -m ${(opts.mode ?? 0o700).toString(8)} -- ${quote(path)}`, `create ${path}`)
@@ -142,8 +147,16 @@ export class DockerExecTransport implements Transport {
     return this.track(await listenTunnel(() => net.connect(targetPort, ip)))
   }
 
-  /** Each connection runs `socat` inside the container (it must be installed there). */
+  /** Each connection runs `socat` inside the container, which must have it (kind node images do not). */
   async forwardUnix(socketPath: string): Promise<Tunnel> {
+    const has = await this.collect('command -v socat')
+    if (has.code !== 0)
+      throw new DrError({
+        code: 'docker-exec.no-socat',
+        host: this.host,
+        message: `${this.host}: cannot tunnel to ${socketPath}: container ${this.container} has no socat`,
+        hint: `run the command inside the container instead (\`docker exec ${this.container} …\`), or install socat in it`,
+      })
     return this.track(
       await listenTunnel(async () => {
         const argv = [this.docker, 'exec', '-i', this.container, 'socat', 'STDIO', `UNIX-CONNECT:${socketPath}`]

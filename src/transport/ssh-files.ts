@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import { quote } from './shell.ts'
+import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
 import type { WriteFileOptions } from './types.ts'
 import type { SshTransport } from './ssh.ts'
 
@@ -58,7 +59,7 @@ export class SshFiles {
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}): Promise<void> {
     const mode = opts.mode ?? 0o600
     if (this.sudo) {
-      await this.sh(`umask 077; cat > ${quote(path)} && chmod ${mode.toString(8)} ${quote(path)}`, `write ${path}`, data)
+      await this.sh(writeFileCommand(path, mode), `write ${path}`, data)
       return
     }
     const sftp = await this.t.sftp()
@@ -80,7 +81,7 @@ export class SshFiles {
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
     const mode = opts.mode ?? 0o600
     const ch = this.sudo
-      ? await this.t.openExec(`sudo -n -- sh -c ${quote(`umask 077; cat > ${quote(path)} && chmod ${mode.toString(8)} ${quote(path)}`)}`)
+      ? await this.t.openExec(`sudo -n -- sh -c ${quote(writeFileCommand(path, mode))}`)
       : undefined
     const sftp = this.sudo ? undefined : await this.t.sftp()
     const inner: NodeJS.WritableStream & { once: Writable['once'] } = ch ?? (sftp!.createWriteStream(path, { mode }) as never)
@@ -131,8 +132,7 @@ export class SshFiles {
 
   async readdir(path: string): Promise<string[]> {
     if (this.sudo) {
-      const out = await this.sh(`[ -d ${quote(path)} ] || exit 0; find ${quote(path)} -mindepth 1 -maxdepth 1 -printf '%f\\0'`, `list ${path}`)
-      return out.toString('utf8').split('\0').filter(Boolean).sort()
+      return parseNulList(await this.sh(listDirCommand(path), `list ${path}`))
     }
     const sftp = await this.t.sftp()
     return new Promise((resolve, reject) =>

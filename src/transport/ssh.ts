@@ -11,6 +11,7 @@ import { defaultKnownHosts, readKnownHosts, verifyHostKey } from './host-key.ts'
 import { hostToken, preferredHostKeyAlgorithms } from './known-hosts.ts'
 import { sshConnectError, type SshContext } from './ssh-errors.ts'
 import { SshFiles } from './ssh-files.ts'
+import { killGroupCommand, reportPid, splitPid } from './remote-commands.ts'
 
 /** What SshTransport needs of a host; an inventory Host fits. */
 export interface SshTarget {
@@ -18,14 +19,6 @@ export interface SshTarget {
   address: string
   ssh: SshSettings
   hostKeys: string[]
-}
-
-const PID_LINE = /^\x1edr-pid:(\d+)\n/
-
-/** Split the PID line the timeout wrapper prints from the command's own stderr. */
-export function splitPid(stderr: Buffer): { pid?: number; rest: Buffer } {
-  const m = PID_LINE.exec(stderr.subarray(0, 40).toString('latin1'))
-  return m ? { pid: Number(m[1]), rest: stderr.subarray(m[0].length) } : { rest: stderr }
 }
 
 /** `sudo -n` (never prompt: a prompt would hang a fan-out) around one shell command. */
@@ -160,15 +153,11 @@ export class SshTransport implements Transport {
     return this.target.ssh
   }
 
-  /**
-   * Run a command and collect its output as bytes; never throws. With a timeout, the command first reports its
-   * shell's PID on stderr (removed again here) so that a timed-out command can be killed with its whole process
-   * group: sshd refuses "signal" requests for root logins, and closing the channel alone leaves it running.
-   */
+  /** Run a command and collect its output as bytes; never throws. A timed-out command is killed (reportPid). */
   run(command: string, opts: { input?: string | Buffer; timeoutMs?: number; sudo?: boolean } = {}): Promise<RawRun> {
     const started = Date.now()
     const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs
-    const sent = timeoutMs > 0 ? `printf '\\036dr-pid:%s\\n' $$ >&2; ${command}` : command
+    const sent = timeoutMs > 0 ? reportPid(command) : command
     return new Promise((resolve) => {
       const failed = (why: string) =>
         resolve({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(why), durationMs: Date.now() - started, timedOut: false, failure: why })
@@ -219,7 +208,7 @@ export class SshTransport implements Transport {
 
   /** Kill a timed-out command's process group (sshd makes each session's shell a group leader). */
   private async killGroup(pid: number, sudo: boolean): Promise<void> {
-    const kill = `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`
+    const kill = killGroupCommand(pid)
     await this.run(sudo ? wrapSudo(kill) : kill, { timeoutMs: 0 }).catch(() => {})
   }
 
