@@ -33,6 +33,9 @@ export async function readAll(s: Readable, limit = 1 << 20): Promise<Buffer> {
     if (n > limit) throw new Error(`more than ${limit} bytes`)
     chunks.push(c as Buffer)
   }
+  // An SFTP read stream closes its remote handle after 'end'; wait for that, or closing the connection right
+  // after would fail the close with an unhandled error.
+  if (!s.closed) await new Promise<void>((r) => s.once('close', () => r()).once('error', () => r()))
   return Buffer.concat(chunks)
 }
 

@@ -99,10 +99,11 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   }
   const after = await memberStatus(o.member.client, o.member.host)
   const exact = after.revision === before.revision
-  let keyCount: number | undefined
-  if (exact) {
-    keyCount = await o.member.client.getAll().revision(before.revision).serializable(true).count().catch(() => undefined)
-  }
+  // The key count at the snapshot's revision. When writes landed meanwhile, it is still known if the count is
+  // the same at both ends (updates to existing keys, like heartbeats, do not change it).
+  const countAt = (rev: number) => o.member.client.getAll().revision(rev).serializable(true).count().catch(() => undefined)
+  const keysBefore = await countAt(before.revision)
+  const keyCount = exact || keysBefore === (await countAt(after.revision)) ? keysBefore : undefined
   const metadata: BackupMetadata = {
     format: 'dr-backup/1',
     id,

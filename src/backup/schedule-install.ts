@@ -1,0 +1,75 @@
+// Writing the schedule onto this machine: systemd units (then daemon-reload + enable when systemd runs here) or a
+// cron.d file. Without --install it only renders what it would write.
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { DrError } from '../core/error.ts'
+import type { Inventory } from '../inventory/types.ts'
+import { cronFile, parseCron, systemdUnits, unitName, type ScheduleSpec } from './schedule.ts'
+
+const run = promisify(execFile)
+
+/** The project root (where bin/dr.js lives). */
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+
+export function scheduleSpec(inv: Inventory, o: { cron?: string; store?: string; verify?: boolean; user?: string }): ScheduleSpec {
+  const cron = o.cron ?? inv.backup.schedule
+  if (!cron) throw new DrError({ code: 'backup.no-schedule', message: 'no cron expression', hint: 'pass --cron "0 */6 * * *" or set backup.schedule in the inventory', exit: 'usage' })
+  parseCron(cron)
+  return {
+    cluster: inv.cluster,
+    cron,
+    dr: [process.execPath, path.join(root, 'bin/dr.js')],
+    inventory: inv.file,
+    workingDir: root,
+    store: o.store,
+    verify: o.verify,
+    user: o.user,
+    logFile: path.join(inv.stateDir, 'backups', 'scheduled.log'),
+  }
+}
+
+export interface ScheduleResult {
+  kind: 'systemd' | 'cron'
+  installed: boolean
+  files: Array<{ path: string; content: string }>
+  notes: string[]
+}
+
+export async function installSchedule(spec: ScheduleSpec, o: { install?: 'systemd' | 'cron'; unitDir: string; cronDir: string }): Promise<ScheduleResult> {
+  const kind = o.install ?? 'systemd'
+  const files: Array<{ path: string; content: string }> = []
+  if (kind === 'systemd') {
+    const u = systemdUnits(spec)
+    files.push({ path: path.join(o.unitDir, u.serviceFile), content: u.service }, { path: path.join(o.unitDir, u.timerFile), content: u.timer })
+  } else {
+    const c = cronFile(spec)
+    files.push({ path: path.join(o.cronDir, c.name), content: c.content })
+  }
+  const notes: string[] = []
+  if (!o.install) {
+    notes.push(`# nothing written; run again with --install ${kind} to write ${files.length === 1 ? 'this file' : 'these files'}${kind === 'systemd' ? ' (or --install cron)' : ''}`)
+    return { kind, installed: false, files, notes }
+  }
+  for (const f of files) {
+    await fsp.mkdir(path.dirname(f.path), { recursive: true })
+    const tmp = `${f.path}.${process.pid}.tmp`
+    await fsp.writeFile(tmp, f.content, { mode: 0o644 })
+    await fsp.rename(tmp, f.path)
+  }
+  if (kind === 'systemd') {
+    const timer = `${unitName(spec.cluster)}.timer`
+    if (fs.existsSync('/run/systemd/system')) {
+      await run('systemctl', ['daemon-reload'])
+      await run('systemctl', ['enable', '--now', timer])
+      notes.push(`enabled ${timer}; see \`systemctl list-timers ${timer}\``)
+    } else {
+      notes.push(`systemd is not running on this machine; where it is: systemctl daemon-reload && systemctl enable --now ${timer}`)
+    }
+  } else {
+    notes.push('cron reads /etc/cron.d by itself; the first run is at the next scheduled time')
+  }
+  return { kind, installed: true, files, notes }
+}
