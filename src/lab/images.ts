@@ -91,8 +91,20 @@ export async function ensureImages(out: Output): Promise<LabImages> {
     out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
     await docker(['save', '-o', images.innerTar + '.tmp', images.etcd, images.hyperkube], { doing: 'save the inner images' })
     await fsp.rename(images.innerTar + '.tmp', images.innerTar)
+    await dropStale(images, nodeHash)
   }
   return images
+}
+
+/** Older builds' inner images and cache files (an image a running lab still uses stays: rmi refuses it). */
+async function dropStale(images: LabImages, nodeHash: string) {
+  const keep = new Set([images.node, images.etcd, images.hyperkube])
+  const stale = (await labImageRefs()).filter((r) => !keep.has(r) && !r.startsWith('dr-lab/node:'))
+  if (stale.length) await docker(['rmi', ...stale], { nothrow: true })
+  for (const f of await fsp.readdir(CACHE_DIR)) {
+    const old = (f.startsWith('inner-') && path.join(CACHE_DIR, f) !== images.innerTar) || (f.startsWith('node-rootfs-') && !f.includes(nodeHash))
+    if (old) await fsp.rm(path.join(CACHE_DIR, f), { force: true })
+  }
 }
 
 async function buildNodeImage(ref: string, hash: string, mirror: string, out: Output) {
