@@ -74,6 +74,14 @@ export function keptName(name: string, now = new Date()): string {
   return `${name}-old-${now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')}`
 }
 
+/** NAME-old-<time>, with -2, -3… when a re-creation in the same second already took it. */
+async function freeKeptName(t: Transport, name: string): Promise<string> {
+  const base = keptName(name)
+  let candidate = base
+  for (let i = 2; await tryInspect(t, candidate); i++) candidate = `${base}-${i}`
+  return candidate
+}
+
 async function tryInspect(t: Transport, name: string): Promise<ContainerInspect | undefined> {
   try {
     return await inspectContainer(t, name)
@@ -132,17 +140,23 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
   const restartPolicy = opts.restartPolicy ?? policy
   const sourceView: ContainerInspect = { ...source, HostConfig: { ...source.HostConfig, RestartPolicy: policy } }
   const plan = planRecreate(sourceView, image, { ...opts, name, restartPolicy })
-  const oldName = resumed?.oldName ?? opts.renameOldTo ?? keptName(name)
-  if (opts.dryRun) return { oldName, newId: '', argv: plan.argv, changes: plan.changes }
+  if (opts.dryRun) return { oldName: resumed?.oldName ?? opts.renameOldTo ?? keptName(name), newId: '', argv: plan.argv, changes: plan.changes }
+  const oldName = resumed?.oldName ?? opts.renameOldTo ?? (await freeKeptName(t, name))
 
   const engine = await Engine.open(t)
   try {
     const state: RecreateState = resumed ?? { name, oldId: source.Id, oldName, restartPolicy: policy, phase: 'stopping-old', startedAt: new Date().toISOString() }
     await writeState(t, state, opts.stateDir)
-    // Keep the old one: no restart (a docker restart must not bring back a second etcd), stopped, renamed.
-    await t.$.with({ doing: `stop the old ${name}` })`docker update --restart=no ${source.Id}`
-    await t.$.with({ doing: `stop the old ${name}` })`docker stop ${source.Id}`
-    if (containerName(source) !== oldName) await t.$.with({ doing: `rename the old ${name}` })`docker rename ${source.Id} ${oldName}`
+    try {
+      // Keep the old one: no restart (a docker restart must not bring back a second etcd), stopped, renamed.
+      await t.$.with({ doing: `stop the old ${name}` })`docker update --restart=no ${source.Id}`
+      await t.$.with({ doing: `stop the old ${name}` })`docker stop ${source.Id}`
+      if (containerName(source) !== oldName) await t.$.with({ doing: `rename the old ${name}` })`docker rename ${source.Id} ${oldName}`
+    } catch (e) {
+      await rollback(t, { name, newId: '', oldId: source.Id, oldName, policy })
+      await clearState(t, name, opts.stateDir)
+      throw e
+    }
     await writeState(t, { ...state, phase: 'creating-new' }, opts.stateDir)
 
     const process = editProcess(source.Config, (args) => editArgs(args, opts))

@@ -6,8 +6,15 @@ import { ensureTestImages, PREFIX, removeTestContainers, removeTestNetworksAndVo
 
 export const PWNED = `/tmp/dr-pwned-${process.pid}`
 export const BINDS = `/tmp/drtest-binds-${process.pid}`
-export const NET = `${PREFIX}net`
-export const SUBNET = '10.250.77.0/24'
+
+/** Each test file gets its own names, subnet and host ports, so files can run side by side. */
+export interface Namespace {
+  prefix: string
+  /** Third octet of the 10.250.X.0/24 test network. */
+  octet: number
+  portBase: number
+}
+export const DEFAULT_NS: Namespace = { prefix: PREFIX, octet: 77, portBase: 38080 }
 
 /** Values that would run code if anything pasted them into a shell. */
 export const HOSTILE = [
@@ -39,7 +46,6 @@ export interface Case {
   autoRemove?: boolean
 }
 
-const n = (s: string) => `${PREFIX}${s}`
 
 // Seed 003's etcd, on the test image.
 const ETCD_FLAGS = [
@@ -75,7 +81,11 @@ export const APISERVER_ARGS = [
   '--allow-privileged=true',
 ]
 
-export function corpus(): Case[] {
+export function corpus(ns: Namespace = DEFAULT_NS): Case[] {
+  const n = (s: string) => `${ns.prefix}${s}`
+  const NET = n('net')
+  const ip = (last: number) => `10.250.${ns.octet}.${last}`
+  const port = (i: number) => ns.portBase + i
   return [
     { name: n('base'), flags: [], image: 'drtest-img:base' },
     {
@@ -163,19 +173,19 @@ export function corpus(): Case[] {
       exclusive: true,
       flags: [
         `--network=${NET}`,
-        '--ip=10.250.77.10',
+        `--ip=${ip(10)}`,
         '--network-alias=a1',
         '--network-alias=a-2',
         '--hostname=explicit-host',
         '--domainname=example.internal',
-        '--dns=10.250.77.53',
+        `--dns=${ip(53)}`,
         '--dns-search=example.internal',
         '--dns-option=ndots:2',
         '--add-host=foo.internal:10.1.2.3',
         '--expose=7000-7001',
         '--expose=7005/udp',
-        '--publish=127.0.0.1:38080:80/tcp',
-        '--publish=127.0.0.1:38081:81/udp',
+        `--publish=127.0.0.1:${port(0)}:80/tcp`,
+        `--publish=127.0.0.1:${port(1)}:81/udp`,
         '--publish=127.0.0.1::82',
         '--restart=on-failure:5',
       ],
@@ -193,7 +203,7 @@ export function corpus(): Case[] {
         MacAddress: '02:42:0a:fa:4d:0a',
         Labels: { 'dr.test': '1' },
         HostConfig: { NetworkMode: NET },
-        NetworkingConfig: { EndpointsConfig: { [NET]: { IPAMConfig: { IPv4Address: '10.250.77.12' }, Aliases: ['mac-alias'] } } },
+        NetworkingConfig: { EndpointsConfig: { [NET]: { IPAMConfig: { IPv4Address: ip(12) }, Aliases: ['mac-alias'] } } },
       },
     },
     {
@@ -259,14 +269,14 @@ async function run(argv: string[]) {
 }
 
 /** Images, network, volumes, bind sources; then every case's container. */
-export async function createCorpus(createViaApi: (name: string, body: Record<string, unknown>) => Promise<void>): Promise<Case[]> {
+export async function createCorpus(createViaApi: (name: string, body: Record<string, unknown>) => Promise<void>, ns: Namespace = DEFAULT_NS): Promise<Case[]> {
+  const n = (s: string) => `${ns.prefix}${s}`
   await ensureTestImages()
-  await removeTestContainers()
-  await removeTestNetworksAndVolumes()
+  await destroyCorpus(ns)
   for (const d of ['a', 'b', 'c', 'f', 'var-lib-etcd', 'etc-kubernetes', 'kube-audit']) fs.mkdirSync(`${BINDS}/${d}`, { recursive: true })
-  await run(['docker', 'network', 'create', '--label', TEST_LABEL, '--subnet', SUBNET, NET])
+  await run(['docker', 'network', 'create', '--label', TEST_LABEL, '--subnet', `10.250.${ns.octet}.0/24`, n('net')])
   for (const v of ['vol', 'vol2', 'vol-side']) await run(['docker', 'volume', 'create', '--label', TEST_LABEL, n(v)])
-  const cases = corpus()
+  const cases = corpus(ns)
   for (const c of cases) {
     if (c.api) await createViaApi(c.name, c.api)
     else await run(['docker', c.createOnly ? 'create' : 'run', ...(c.createOnly ? [] : ['-d']), `--name=${c.name}`, `--label=${TEST_LABEL}`, ...c.flags, c.image, ...(c.args ?? [])])
@@ -274,8 +284,8 @@ export async function createCorpus(createViaApi: (name: string, body: Record<str
   return cases
 }
 
-export async function destroyCorpus(): Promise<void> {
-  await removeTestContainers()
-  await removeTestNetworksAndVolumes()
+export async function destroyCorpus(ns: Namespace = DEFAULT_NS): Promise<void> {
+  await removeTestContainers(ns.prefix)
+  await removeTestNetworksAndVolumes(ns.prefix)
   fs.rmSync(BINDS, { recursive: true, force: true })
 }

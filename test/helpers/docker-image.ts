@@ -92,16 +92,18 @@ export function ensureTestImages(): Promise<void> {
   return built
 }
 
-/** Remove every test container (only names starting with drtest- that carry the dr.test=1 label). */
-export async function removeTestContainers(): Promise<void> {
-  const ids = (await sh(`docker ps -aq --filter label=${TEST_LABEL} --filter name=^/${PREFIX}`)).split('\n').filter(Boolean)
+/** Remove test containers: names starting with the prefix (drtest- or longer) that carry the dr.test=1 label. */
+export async function removeTestContainers(prefix = PREFIX): Promise<void> {
+  if (!prefix.startsWith(PREFIX)) throw new Error(`test containers are named ${PREFIX}…, not ${prefix}…`)
+  const ids = (await sh(`docker ps -aq --filter label=${TEST_LABEL} --filter name=^/${prefix}`)).split('\n').filter(Boolean)
   if (ids.length > 0) await sh(`docker rm -f -v ${ids.join(' ')}`)
 }
 
-/** Remove test networks and named volumes (names start with drtest-, label dr.test=1). */
-export async function removeTestNetworksAndVolumes(): Promise<void> {
-  const nets = (await sh(`docker network ls -q --filter label=${TEST_LABEL} --filter name=^${PREFIX}`)).split('\n').filter(Boolean)
+/** Remove test networks and named volumes (names start with the prefix, label dr.test=1). */
+export async function removeTestNetworksAndVolumes(prefix = PREFIX): Promise<void> {
+  if (!prefix.startsWith(PREFIX)) throw new Error(`test networks are named ${PREFIX}…, not ${prefix}…`)
+  const nets = (await sh(`docker network ls -q --filter label=${TEST_LABEL} --filter name=^${prefix}`)).split('\n').filter(Boolean)
   if (nets.length > 0) await runLocal(`docker network rm ${nets.join(' ')}`)
-  const vols = (await sh(`docker volume ls -q --filter label=${TEST_LABEL}`)).split('\n').filter((v) => v.startsWith(PREFIX))
+  const vols = (await sh(`docker volume ls -q --filter label=${TEST_LABEL}`)).split('\n').filter((v) => v.startsWith(prefix))
   if (vols.length > 0) await runLocal(`docker volume rm ${vols.join(' ')}`)
 }

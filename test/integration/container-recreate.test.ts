@@ -12,9 +12,11 @@ import { keptName, recreateContainer } from '../../src/container/recreate.ts'
 import { writeState } from '../../src/container/recreate-state.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
 import { LocalTransport } from '../../src/transport/local.ts'
-import { APISERVER_ARGS, createCorpus, destroyCorpus, pwnedFiles, type Case } from '../helpers/container-corpus.ts'
+import { APISERVER_ARGS, createCorpus, destroyCorpus, pwnedFiles, type Case, type Namespace } from '../helpers/container-corpus.ts'
 
 t.setTimeout(300_000)
+const NS: Namespace = { prefix: 'drtest-re-', octet: 78, portBase: 38180 }
+const P = NS.prefix
 const local = new LocalTransport()
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'drtest-state-'))
 let engine: Engine
@@ -25,10 +27,10 @@ t.before(async () => {
   cases = await createCorpus(async (name, body) => {
     const id = await engine.createContainer(name, body)
     await engine.startContainer(id)
-  })
+  }, NS)
 })
 t.teardown(async () => {
-  await destroyCorpus()
+  await destroyCorpus(NS)
   await engine?.close()
   fs.rmSync(stateDir, { recursive: true, force: true })
 })
@@ -79,7 +81,7 @@ t.test('recreate round-trips every corpus container exactly', async (t) => {
 })
 
 t.test('RKE etcd: --initial-cluster to self and --force-new-cluster, then back (flags in Cmd)', async (t) => {
-  const name = 'drtest-etcd'
+  const name = `${P}etcd`
   const before = await inspectContainer(local, name)
   const self = 'etcd-master3=https://192.168.31.103:2380'
   const res = await recreateContainer(local, name, { setArgs: { '--initial-cluster': self }, addArgs: ['--force-new-cluster'], keepRunningCheckMs: 500, stateDir })
@@ -102,7 +104,7 @@ t.test('RKE etcd: --initial-cluster to self and --force-new-cluster, then back (
 })
 
 t.test('RKE kube-apiserver: --etcd-servers edited inside the entrypoint, arrays stay exact', async (t) => {
-  const name = 'drtest-kube-apiserver'
+  const name = `${P}kube-apiserver`
   const before = await inspectContainer(local, name)
   t.same(before.Config.Cmd ?? [], [], 'RKE shape: cmd empty')
   await recreateContainer(local, name, { setArgs: { 'etcd-servers': 'https://192.168.31.103:2379' }, keepRunningCheckMs: 500, stateDir })
@@ -114,7 +116,7 @@ t.test('RKE kube-apiserver: --etcd-servers edited inside the entrypoint, arrays 
 })
 
 t.test('a new container that exits is rolled back: old one back, restart policy restored, logs in the error', async (t) => {
-  const name = 'drtest-net-none'
+  const name = `${P}net-none`
   const before = await inspectContainer(local, name)
   t.equal(before.HostConfig.RestartPolicy?.Name, 'unless-stopped')
   const err = await recreateContainer(local, name, { addArgs: ['--fail-now'], keepRunningCheckMs: 3000, stateDir }).catch((e) => e)
@@ -129,7 +131,7 @@ t.test('a new container that exits is rolled back: old one back, restart policy 
 })
 
 t.test('a run killed after renaming the old one converges when run again', async (t) => {
-  const name = 'drtest-resources'
+  const name = `${P}resources`
   const before = await inspectContainer(local, name)
   await local.$`docker update --restart=on-failure:3 ${name}`
   const oldName = keptName(name)
@@ -148,7 +150,7 @@ t.test('a run killed after renaming the old one converges when run again', async
 })
 
 t.test('a run killed after creating the new one removes the unverified one and converges', async (t) => {
-  const name = 'drtest-entry-cmd'
+  const name = `${P}entry-cmd`
   const before = await inspectContainer(local, name)
   const oldName = keptName(name)
   await local.$`docker update --restart=no ${name}`
@@ -164,13 +166,13 @@ t.test('a run killed after creating the new one removes the unverified one and c
 })
 
 t.test('NAME gone and only NAME-old-* left, with no recorded run: says so and what to do', async (t) => {
-  const name = 'drtest-entry-noargs'
+  const name = `${P}entry-noargs`
   await local.$`docker stop ${name}`
   await local.$`docker rename ${name} ${`${name}-old-20260101T000000Z`}`
   const err = await recreateContainer(local, name, { stateDir }).catch((e) => e)
   t.equal(err.code, 'container.not-found')
-  t.match(err.message, /only kept copies .*drtest-entry-noargs-old-20260101T000000Z/)
-  t.match(err.hint, /docker rename drtest-entry-noargs-old-20260101T000000Z drtest-entry-noargs/)
+  t.match(err.message, new RegExp(`only kept copies .*${name}-old-20260101T000000Z`))
+  t.match(err.hint, new RegExp(`docker rename ${name}-old-20260101T000000Z ${name} `))
 })
 
 t.test('nothing from docker inspect ran as shell code', async (t) => {

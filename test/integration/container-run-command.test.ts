@@ -9,9 +9,11 @@ import { inspectContainer, inspectImage } from '../../src/container/inspect.ts'
 import { buildRunCommand, formatRunCommand } from '../../src/container/run-command.ts'
 import { engineDefaults } from '../../src/container/engine-defaults.ts'
 import { LocalTransport } from '../../src/transport/local.ts'
-import { createCorpus, destroyCorpus, pwnedFiles, type Case } from '../helpers/container-corpus.ts'
+import { createCorpus, destroyCorpus, type Namespace, pwnedFiles, type Case } from '../helpers/container-corpus.ts'
 
 t.setTimeout(300_000)
+const NS: Namespace = { prefix: 'drtest-rc-', octet: 77, portBase: 38080 }
+const P = NS.prefix
 const local = new LocalTransport()
 let engine: Engine
 let cases: Case[] = []
@@ -21,10 +23,10 @@ t.before(async () => {
   cases = await createCorpus(async (name, body) => {
     const id = await engine.createContainer(name, body)
     await engine.startContainer(id)
-  })
+  }, NS)
 })
 t.teardown(async () => {
-  await destroyCorpus()
+  await destroyCorpus(NS)
   await engine?.close()
 })
 
@@ -72,17 +74,17 @@ t.test('inherited config is not repeated; overrides are kept', async (t) => {
     const c = await inspectContainer(local, name)
     return buildRunCommand(c, await inspectImage(local, c.Image), { engine: defaults }).argv
   }
-  t.same(await argvOf('drtest-base'), ['docker', 'run', '-d', '--name=drtest-base', 'drtest-img:base'], 'a plain container is just its image')
-  const o = await argvOf('drtest-overrides')
+  t.same(await argvOf(`${P}base`), ['docker', 'run', '-d', `--name=${P}base`, 'drtest-img:base'], 'a plain container is just its image')
+  const o = await argvOf(`${P}overrides`)
   t.ok(o.includes('--env=IMG_ENV=overridden') && !o.some((a) => a.startsWith('--env=PATH=')), 'only the overridden env')
   t.ok(o.includes('--label=img.label=overridden') && !o.includes('--label=dr.test=1'), 'only the overridden label')
-  t.same((await argvOf('drtest-entry-noargs')).slice(-2), ['--entrypoint=/bin/forever', 'drtest-img:entry'], 'an entrypoint override without args')
-  t.same((await argvOf('drtest-entry-reset')).slice(-4), ['--entrypoint=', 'drtest-img:entry', '/bin/forever', 'reset'], "--entrypoint '' reset")
-  const api = await argvOf('drtest-kube-apiserver')
+  t.same((await argvOf(`${P}entry-noargs`)).slice(-2), ['--entrypoint=/bin/forever', 'drtest-img:entry'], 'an entrypoint override without args')
+  t.same((await argvOf(`${P}entry-reset`)).slice(-4), ['--entrypoint=', 'drtest-img:entry', '/bin/forever', 'reset'], "--entrypoint '' reset")
+  const api = await argvOf(`${P}kube-apiserver`)
   t.equal(api[api.indexOf('drtest-img:bare') - 1], '--entrypoint=/usr/local/bin/kube-apiserver', 'RKE apiserver: the binary as --entrypoint')
   t.match(api.slice(api.indexOf('drtest-img:bare') + 1)[0], /^--etcd-servers=/, 'and every flag after the image')
-  const v = await argvOf('drtest-volumes-from')
-  t.same(v.filter((a) => a.startsWith('--volume')), ['--volumes-from=drtest-sidekick:ro'], '--volumes-from mounts are not repeated as -v')
+  const v = await argvOf(`${P}volumes-from`)
+  t.same(v.filter((a) => a.startsWith('--volume')), [`--volumes-from=${P}sidekick:ro`], '--volumes-from mounts are not repeated as -v')
 })
 
 t.test('nothing from docker inspect ran as shell code', async (t) => {
