@@ -11,6 +11,7 @@ import { defaultKnownHosts, readKnownHosts, verifyHostKey } from './host-key.ts'
 import { hostToken, preferredHostKeyAlgorithms } from './known-hosts.ts'
 import { sshConnectError, type SshContext } from './ssh-errors.ts'
 import { SshFiles } from './ssh-files.ts'
+import { passphraseFor } from './passphrase.ts'
 import { killGroupCommand, reportPid, splitPid } from './remote-commands.ts'
 
 /** What SshTransport needs of a host; an inventory Host fits. */
@@ -95,7 +96,7 @@ export class SshTransport implements Transport {
           cause: e,
         })
       }
-      const pass = s.passphraseEnv ? process.env[s.passphraseEnv] : undefined
+      const pass = await passphraseFor(s.identityFile, cfg.privateKey as Buffer, s.passphraseEnv)
       if (pass) cfg.passphrase = pass
     }
     if (s.agent) {

@@ -18,6 +18,7 @@ import {
 import { sshConnectError } from '../../src/transport/ssh-errors.ts'
 import { parseNulList, splitPid } from '../../src/transport/remote-commands.ts'
 import { wrapSudo } from '../../src/transport/ssh.ts'
+import { isEncryptedKey, passphraseFor } from '../../src/transport/passphrase.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-kh-'))
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -102,4 +103,15 @@ t.test('remote command helpers', async (t) => {
   t.same(splitPid(Buffer.from('\x1edr-pid:123\nreal error\n')), { pid: 123, rest: Buffer.from('real error\n') })
   t.same(splitPid(Buffer.from('no pid here')).pid, undefined)
   t.same(parseNulList('b\0a\0.x\0'), ['.x', 'a', 'b'])
+})
+
+t.test('encrypted keys: detected; the passphrase comes from the named env var; no prompt without a terminal', async (t) => {
+  const f = path.join(dir, 'locked')
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pw here', '-f', f])
+  const locked = fs.readFileSync(f)
+  t.ok(isEncryptedKey(locked))
+  t.notOk(isEncryptedKey(fs.readFileSync(path.join(dir, 'a'))))
+  process.env.DR_TEST_KH_PASS = 'pw here'
+  t.equal(await passphraseFor(f, locked, 'DR_TEST_KH_PASS'), 'pw here')
+  t.equal(await passphraseFor(f, locked, 'DR_TEST_KH_UNSET'), undefined, 'tests run without a terminal: nobody to ask')
 })
