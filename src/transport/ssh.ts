@@ -1,26 +1,17 @@
 // A host reached over SSH (ssh2): verified host keys, key files or the agent (never forwarded), an optional jump
 // host, `sudo -n` when the inventory asks, timeouts on connect and on every command, SFTP, and TCP/unix tunnels.
-import fsp from 'node:fs/promises'
-import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2'
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2'
 import { DrError } from '../core/error.ts'
 import type { SshSettings } from '../inventory/types.ts'
 import { listenTunnel } from './local.ts'
 import { makeShell, quote, settle } from './shell.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
-import { defaultKnownHosts, readKnownHosts, verifyHostKey } from './host-key.ts'
-import { hostToken, preferredHostKeyAlgorithms } from './known-hosts.ts'
-import { sshConnectError, type SshContext } from './ssh-errors.ts'
+import { openClient, type SshTarget } from './ssh-connect.ts'
+import type { SshContext } from './ssh-errors.ts'
 import { SshFiles } from './ssh-files.ts'
-import { passphraseFor } from './passphrase.ts'
 import { killGroupCommand, reportPid, splitPid } from './remote-commands.ts'
 
-/** What SshTransport needs of a host; an inventory Host fits. */
-export interface SshTarget {
-  name: string
-  address: string
-  ssh: SshSettings
-  hostKeys: string[]
-}
+export type { SshTarget } from './ssh-connect.ts'
 
 /** `sudo -n` (never prompt: a prompt would hang a fan-out) around one shell command. */
 export const wrapSudo = (command: string): string => `sudo -n -- sh -c ${quote(command)}`
@@ -57,96 +48,7 @@ export class SshTransport implements Transport {
 
   /** Connect (through `via` when the host sits behind a jump host). Throws a mapped DrError. */
   static async connect(target: SshTarget, opts: { via?: SshTransport } = {}): Promise<SshTransport> {
-    const s = target.ssh
-    const ctx: SshContext = {
-      host: target.name,
-      address: target.address,
-      port: s.port,
-      user: s.user,
-      identityFile: s.identityFile,
-      agent: s.agent,
-      via: opts.via?.host,
-    }
-    const knownHosts = s.knownHosts ?? defaultKnownHosts()
-    const token = hostToken(target.address, s.port)
-    const cfg: ConnectConfig = {
-      host: target.address,
-      port: s.port,
-      username: s.user,
-      readyTimeout: s.connectTimeoutMs,
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 3,
-      agentForward: false,
-      algorithms: {
-        serverHostKey: target.hostKeys.length
-          ? undefined
-          : (preferredHostKeyAlgorithms(await readKnownHosts(knownHosts), token) as never),
-      },
-    }
-    if (s.identityFile) {
-      try {
-        cfg.privateKey = await fsp.readFile(s.identityFile)
-      } catch (e) {
-        throw new DrError({
-          code: 'ssh.key-unreadable',
-          host: target.name,
-          message: `${target.name}: cannot read the SSH key ${s.identityFile}: ${(e as Error).message}`,
-          hint: 'check ssh.identityFile in the inventory (relative paths are relative to the inventory file)',
-          exit: 'usage',
-          cause: e,
-        })
-      }
-      const pass = await passphraseFor(s.identityFile, cfg.privateKey as Buffer, s.passphraseEnv)
-      if (pass) cfg.passphrase = pass
-    }
-    if (s.agent) {
-      if (!process.env.SSH_AUTH_SOCK)
-        throw new DrError({
-          code: 'ssh.no-agent',
-          host: target.name,
-          message: `${target.name}: ssh.agent is true but SSH_AUTH_SOCK is not set`,
-          hint: 'start an agent (`eval $(ssh-agent); ssh-add KEY`) or set ssh.identityFile and ssh.agent: false',
-          exit: 'usage',
-        })
-      cfg.agent = process.env.SSH_AUTH_SOCK
-    }
-    if (opts.via) cfg.sock = (await opts.via.openForward(target.address, s.port)) as never
-
-    let refusal: DrError | undefined
-    cfg.hostVerifier = ((key: Buffer, verify: (ok: boolean) => void) => {
-      verifyHostKey(
-        { host: target.name, address: target.address, port: s.port, hostKeys: target.hostKeys, knownHosts: s.knownHosts, acceptNewHostKeys: s.acceptNewHostKeys },
-        key,
-      ).then(
-        () => verify(true),
-        (e) => {
-          refusal = e instanceof DrError ? e : sshConnectError(e, ctx)
-          verify(false)
-        },
-      )
-    }) as ConnectConfig['hostVerifier']
-
-    const client = new Client()
-    await new Promise<void>((resolve, reject) => {
-      let settled = false
-      const fail = (e: unknown) => {
-        if (settled) return
-        settled = true
-        client.end()
-        reject(refusal ?? sshConnectError(e, ctx))
-      }
-      client.once('ready', () => {
-        settled = true
-        resolve()
-      })
-      client.on('error', fail)
-      client.once('close', () => fail(new Error('the connection closed during the SSH handshake')))
-      try {
-        client.connect(cfg)
-      } catch (e) {
-        fail(e)
-      }
-    })
+    const { client, ctx } = await openClient(target, opts.via && { host: opts.via.host, open: (h, p) => opts.via!.openForward(h, p) })
     return new SshTransport(target, client, ctx)
   }
 
@@ -267,15 +169,18 @@ export class SshTransport implements Transport {
   }
 
   private channelError(err: Error, doing: string): DrError {
+    const refused = /connection refused|no such file/i.test(err.message)
     const prohibited = /administratively prohibited|open failed/i.test(err.message)
     return new DrError({
-      code: 'ssh.channel-failed',
+      code: refused ? 'ssh.forward-refused' : 'ssh.channel-failed',
       host: this.host,
       doing,
       message: `${this.host}: cannot ${doing}: ${err.message}`,
-      hint: prohibited
-        ? 'sshd on the host refuses it: check AllowTcpForwarding / AllowStreamLocalForwarding / Subsystem sftp in its sshd_config, and that the target is listening'
-        : 'the SSH connection may have dropped; try again',
+      hint: refused
+        ? `nothing listens there as seen from ${this.host}: is the service (or the next sshd) running?`
+        : prohibited
+          ? 'sshd on the host refuses it: check AllowTcpForwarding / AllowStreamLocalForwarding / Subsystem sftp in its sshd_config'
+          : 'the SSH connection may have dropped; try again',
       cause: err,
     })
   }

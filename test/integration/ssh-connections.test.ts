@@ -16,12 +16,14 @@ let bastion: Sshd
 let nodes: Sshd
 let ports: number[]
 let dead: number
+let dead2: number
 let dir: string
 let inv: Inventory
 
 t.before(async () => {
   ports = [await freePort(), await freePort(), await freePort()]
   dead = await freePort()
+  dead2 = await freePort()
   ;[bastion, nodes] = await Promise.all([
     startSshd({ config: ['LogLevel DEBUG1'] }),
     startSshd({ config: ports.map((p) => `Port ${p}`) }),
@@ -47,7 +49,7 @@ ssh:
   connectTimeoutMs: 3000
 sites:
   A: { hosts: [bastion, n1, n2] }
-  B: { hosts: [n3, n4, gone] }
+  B: { hosts: [n3, n4, gone, hidden] }
 hosts:
   bastion: { address: 127.0.0.1, roles: [worker], ssh: { port: ${bastion.port} } }
   n1: { address: 127.0.0.1, roles: [etcd], ssh: { port: ${nodes.port}, jumpHost: bastion } }
@@ -55,6 +57,7 @@ hosts:
   n3: { address: 127.0.0.1, roles: [etcd], ssh: { port: ${ports[1]} } }
   n4: { address: 127.0.0.1, roles: [worker], ssh: { port: ${ports[2]}, jumpHost: "root@127.0.0.1:${bastion.port}" } }
   gone: { address: 127.0.0.1, roles: [worker], ssh: { port: ${dead} } }
+  hidden: { address: 127.0.0.1, roles: [worker], ssh: { port: ${dead2}, jumpHost: bastion } }
 `,
   )
   inv = await loadInventory(path.join(dir, 'inv.yaml'))
@@ -83,6 +86,11 @@ t.test('a host behind a jump host (an inventory host, or user@address:port)', as
   const n4 = await conns.get('n4')
   t.equal(await n4.$`echo via address`.text(), 'via address')
   t.match(bastion.log(), new RegExp(`server_request_direct_tcpip: originator .*, target 127\\.0\\.0\\.1 port ${ports[2]}\\b`))
+  await t.rejects(conns.get('hidden'), {
+    code: 'ssh.connection-refused',
+    host: 'hidden',
+    message: `hidden: cannot reach 127.0.0.1:${dead2} through the jump host bastion — nothing listens there`,
+  })
   t.same(parseJumpSpec('ops@10.0.0.1:2222'), { user: 'ops', address: '10.0.0.1', port: 2222 })
   t.same(parseJumpSpec('bastion.example'), { user: undefined, address: 'bastion.example', port: undefined })
 })

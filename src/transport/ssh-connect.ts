@@ -1,0 +1,148 @@
+// Open an ssh2 connection to one host: host key verified (host-key.ts), a key file, its passphrase, or the agent
+// (never forwarded), through a jump host's forwarded stream when there is one. Failures become plain DrErrors.
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { Client, type ConnectConfig } from 'ssh2'
+import { DrError } from '../core/error.ts'
+import type { SshSettings } from '../inventory/types.ts'
+import { defaultKnownHosts, readKnownHosts, verifyHostKey } from './host-key.ts'
+import { hostToken, preferredHostKeyAlgorithms } from './known-hosts.ts'
+import { passphraseFor } from './passphrase.ts'
+import { sshConnectError, type SshContext } from './ssh-errors.ts'
+
+/** What an SSH connection needs of a host; an inventory Host fits. */
+export interface SshTarget {
+  name: string
+  address: string
+  ssh: SshSettings
+  hostKeys: string[]
+}
+
+/** A jump host: its name (for messages) and a way to open a stream to address:port from it. */
+export interface Via {
+  host: string
+  open(address: string, port: number): Promise<NodeJS.ReadWriteStream>
+}
+
+/** OpenSSH's default identities, used when the inventory names no key and no agent. */
+async function defaultIdentity(): Promise<string | undefined> {
+  for (const f of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    const p = path.join(os.homedir(), '.ssh', f)
+    try {
+      await fsp.access(p)
+      return p
+    } catch {}
+  }
+  return undefined
+}
+
+export async function openClient(target: SshTarget, via?: Via): Promise<{ client: Client; ctx: SshContext }> {
+  const s0 = target.ssh
+  const s = !s0.identityFile && !s0.agent ? { ...s0, identityFile: await defaultIdentity() } : s0
+    const ctx: SshContext = {
+      host: target.name,
+      address: target.address,
+      port: s.port,
+      user: s.user,
+      identityFile: s.identityFile,
+      agent: s.agent,
+      via: via?.host,
+    }
+    const knownHosts = s.knownHosts ?? defaultKnownHosts()
+    const token = hostToken(target.address, s.port)
+    const cfg: ConnectConfig = {
+      host: target.address,
+      port: s.port,
+      username: s.user,
+      readyTimeout: s.connectTimeoutMs,
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 3,
+      agentForward: false,
+      algorithms: {
+        serverHostKey: target.hostKeys.length
+          ? undefined
+          : (preferredHostKeyAlgorithms(await readKnownHosts(knownHosts), token) as never),
+      },
+    }
+    if (s.identityFile) {
+      try {
+        cfg.privateKey = await fsp.readFile(s.identityFile)
+      } catch (e) {
+        throw new DrError({
+          code: 'ssh.key-unreadable',
+          host: target.name,
+          message: `${target.name}: cannot read the SSH key ${s.identityFile}: ${(e as Error).message}`,
+          hint: 'check ssh.identityFile in the inventory (relative paths are relative to the inventory file)',
+          exit: 'usage',
+          cause: e,
+        })
+      }
+      const pass = await passphraseFor(s.identityFile, cfg.privateKey as Buffer, s.passphraseEnv)
+      if (pass) cfg.passphrase = pass
+    }
+    if (s.agent) {
+      if (!process.env.SSH_AUTH_SOCK)
+        throw new DrError({
+          code: 'ssh.no-agent',
+          host: target.name,
+          message: `${target.name}: ssh.agent is true but SSH_AUTH_SOCK is not set`,
+          hint: 'start an agent (`eval $(ssh-agent); ssh-add KEY`) or set ssh.identityFile and ssh.agent: false',
+          exit: 'usage',
+        })
+      cfg.agent = process.env.SSH_AUTH_SOCK
+    }
+    if (via) {
+    try {
+      cfg.sock = (await via.open(target.address, s.port)) as never
+    } catch (e) {
+      const refused = e instanceof DrError && e.code === 'ssh.forward-refused'
+      throw new DrError({
+        code: refused ? 'ssh.connection-refused' : 'ssh.connect-failed',
+        host: target.name,
+        doing: `connect to ${s.user}@${target.address}:${s.port} through ${via.host}`,
+        message: `${target.name}: cannot reach ${target.address}:${s.port} through the jump host ${via.host}${refused ? ' — nothing listens there' : ''}`,
+        hint: refused ? `sshd is not running on ${target.address}, or the port is wrong (ssh.port is ${s.port})` : (e as DrError).hint,
+        stderr: (e as Error).message,
+        cause: e,
+      })
+    }
+  }
+
+    let refusal: DrError | undefined
+    cfg.hostVerifier = ((key: Buffer, verify: (ok: boolean) => void) => {
+      verifyHostKey(
+        { host: target.name, address: target.address, port: s.port, hostKeys: target.hostKeys, knownHosts: s.knownHosts, acceptNewHostKeys: s.acceptNewHostKeys },
+        key,
+      ).then(
+        () => verify(true),
+        (e) => {
+          refusal = e instanceof DrError ? e : sshConnectError(e, ctx)
+          verify(false)
+        },
+      )
+    }) as ConnectConfig['hostVerifier']
+
+    const client = new Client()
+    await new Promise<void>((resolve, reject) => {
+      let settled = false
+      const fail = (e: unknown) => {
+        if (settled) return
+        settled = true
+        client.end()
+        reject(refusal ?? sshConnectError(e, ctx))
+      }
+      client.once('ready', () => {
+        settled = true
+        resolve()
+      })
+      client.on('error', fail)
+      client.once('close', () => fail(new Error('the connection closed during the SSH handshake')))
+      try {
+        client.connect(cfg)
+      } catch (e) {
+        fail(e)
+      }
+    })
+    return { client, ctx }
+}
