@@ -155,6 +155,7 @@ export const failover: Runbook<FailoverFacts> = {
     const steps: Step<FailoverFacts>[] = [recordDecision, safetySnapshot, copyDataAside]
     if (f.method === 'force-new-cluster') steps.push(forceNewCluster(s), dropForceFlag(s))
     else steps.push(...restoreSteps(s))
+    steps.push(countKeys)
     steps.push(removeDeadMembers)
     steps.push(...apiserverSteps<FailoverFacts>(f.siteControlplanes, (inv) => liveClientUrls(inv, f)))
     steps.push(...nodeSteps<FailoverFacts>(f.deadHosts, !!o.deleteNodes, f.siteControlplanes))
@@ -174,10 +175,14 @@ export const failover: Runbook<FailoverFacts> = {
       const outside = members.filter((m) => !siteAddresses(ctx.inv, f.site).some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))
       if (outside.length) throw unverified(`members outside site ${f.site} are still listed: ${outside.map((m) => m.name).join(', ')}`)
       out.push(`members: ${members.map((m) => m.name).join(', ')} (all in site ${f.site})`)
-      const keys = await keyCount(conn.client)
-      const want = f.decision.snapshot?.keys ?? 0
-      if (keys < want) throw unverified(`only ${keys} keys, fewer than the ${want} of the safety snapshot`)
-      out.push(`keys: ${keys} (safety snapshot had ${want})`)
+      // Kubernetes changes keys after the recovery (pods evicted from tainted Nodes), so the no-data-loss proof
+      // is the count taken right after etcd was rebuilt; the current count is shown for information.
+      const d = readDecision(ctx.inv.stateDir, f.site) ?? f.decision
+      if (!d.recovered) throw unverified('no key count was recorded right after the rebuild')
+      const want = d.snapshot?.keys ?? 0
+      if (d.recovered.keys < want) throw unverified(`only ${d.recovered.keys} keys after the rebuild, fewer than the ${want} of the safety snapshot`)
+      const now = await keyCount(conn.client)
+      out.push(`keys: ${d.recovered.keys} right after the rebuild ≥ ${want} in the safety snapshot (revision ${d.recovered.revision} ≥ ${d.snapshot?.revision}); ${now} now`)
     } finally {
       await conn.close()
     }
@@ -295,6 +300,19 @@ rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`
   },
 }
 
+async function survivorWritable(ctx: StepContext<FailoverFacts>): Promise<boolean> {
+  const conn = await connectMember(ctx.conns, ctx.inv, ctx.facts.decision.survivor, { callTimeoutMs: 2000 }).catch(() => undefined)
+  if (!conn) return false
+  try {
+    await conn.client.get('dr/probe/none').exists()
+    return true
+  } catch {
+    return false
+  } finally {
+    await conn.close()
+  }
+}
+
 /** True when the survivor leads a writable cluster that lists no member outside its site. */
 async function survivorRunsAlone(ctx: StepContext<FailoverFacts>): Promise<boolean> {
   const f = ctx.facts
@@ -341,13 +359,52 @@ function forceNewCluster(survivor: string): Step<FailoverFacts> {
   })
 }
 
+/** Count the keys of the rebuilt cluster and hold them against the safety snapshot. */
+async function recordRecovered(ctx: StepContext<FailoverFacts>, client: import('etcd3').Etcd3): Promise<number> {
+  const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+  const keys = await keyCount(client)
+  const revision = Number((await client.get('dr/probe/none').exec()).header.revision)
+  if (d.snapshot && keys < d.snapshot.keys) {
+    throw unverified(`the rebuilt cluster has ${keys} keys, fewer than the ${d.snapshot.keys} of the safety snapshot ${d.snapshot.path}`)
+  }
+  writeDecision(ctx.inv.stateDir, { ...d, recovered: { keys, revision, at: new Date().toISOString() } })
+  return keys
+}
+
+const countKeys: Step<FailoverFacts> = {
+  id: 'count-keys',
+  title: 'Count the keys of the rebuilt cluster against the safety snapshot',
+  async check(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    return d?.recovered ? [] : [{ host: ctx.facts.decision.survivor, summary: 'count every key (linearizable) and require at least the safety snapshot\'s count' }]
+  },
+  async apply(ctx) {
+    const conn = await connectMember(ctx.conns, ctx.inv, ctx.facts.decision.survivor)
+    try {
+      await recordRecovered(ctx, conn.client)
+    } finally {
+      await conn.close()
+    }
+  },
+  async verify(ctx) {
+    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    if (!d?.recovered) throw unverified('no key count recorded')
+    return `${d.recovered.keys} keys at revision ${d.recovered.revision} (safety snapshot: ${d.snapshot?.keys} keys, revision ${d.snapshot?.revision})`
+  },
+}
+
 function dropForceFlag(survivor: string): Step<FailoverFacts> {
   return recreateStep<FailoverFacts>({
     id: 'drop-force-flag',
     title: `Re-create etcd on ${survivor} without --force-new-cluster, restart policy always`,
     host: survivor,
     container: (inv) => inv.etcd.container,
-    edit: () => ({ removeArgs: ['--force-new-cluster'], restartPolicy: { Name: 'always' } }),
+    // --initial-cluster stays the survivor alone: ignored on an existing data dir, and true to what the cluster is.
+    edit: (f) => ({
+      setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
+      removeArgs: ['--force-new-cluster'],
+      restartPolicy: { Name: 'always' },
+    }),
     async done(ctx, c) {
       if (!c) return false
       const forced = hasFlag(processArgv(c), '--force-new-cluster')
@@ -391,14 +448,15 @@ const removeDeadMembers: Step<FailoverFacts> = {
   title: 'Remove every member outside the surviving site from the member list',
   async check(ctx) {
     const f = ctx.facts
-    const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor).catch(() => undefined)
     const addrs = siteAddresses(ctx.inv, f.site)
-    if (!conn) {
-      // Before the new cluster exists the list cannot be read; say what will be checked.
+    if (!(await survivorWritable(ctx))) {
+      // Before the new cluster exists, --force-new-cluster is what drops the dead members; this step only
+      // removes what is still listed afterwards.
       return f.deadHosts
         .filter((h) => ctx.inv.hosts[h].roles.includes('etcd'))
-        .map((h) => ({ host: f.decision.survivor, summary: `remove ${h}'s member if the new cluster still lists it` }))
+        .map((h) => ({ host: f.decision.survivor, summary: `make sure ${h}'s member is gone once the survivor is writable (remove it if still listed)` }))
     }
+    const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor)
     try {
       const members = (await conn.client.cluster.memberList({})).members
       return members

@@ -14,6 +14,8 @@ export interface FailoverDecision {
   /** The fresh cluster token of the restore method. */
   token?: string
   snapshot?: { path: string; sha256: string; size: number; keys: number; revision: number }
+  /** Counted right after etcd was rebuilt, before Kubernetes starts changing things again. */
+  recovered?: { keys: number; revision: number; at: string }
   completedAt?: string
 }
 

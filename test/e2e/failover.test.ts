@@ -56,7 +56,7 @@ t.test('the failover survives a crash after every step and verifies', async (t) 
   t.notOk(fs.existsSync(path.join(stateDir(), 'failover')), 'no decision recorded')
 
   // Killed right after each step: every re-run resumes and the next one dies after the next step.
-  for (const step of ['record-decision', 'safety-snapshot', 'copy-data-aside', 'force-new-cluster', 'drop-force-flag', 'apiserver-etcd-servers-master3', 'taint-dead-nodes']) {
+  for (const step of ['record-decision', 'safety-snapshot', 'copy-data-aside', 'force-new-cluster', 'drop-force-flag', 'count-keys', 'apiserver-etcd-servers-master3', 'taint-dead-nodes']) {
     const r = await dr(['failover', '--site', 'B', '--yes'], { env: { DR_TEST_CRASH_AFTER_STEP: step } })
     t.equal(r.signal, 'SIGKILL', `killed after ${step}`)
     if (step === 'copy-data-aside') {
