@@ -43,7 +43,7 @@ function fenceHost(host: string): Step<FenceFacts> {
       const tag = ctx.facts.tag
       for (const name of names(ctx.inv)) {
         if (!(await tryInspect(t, name))) continue
-        await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 10 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
+        await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 2 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
       }
       const dir = ctx.inv.etcd.dataDir
       await t.$`if [ -d ${dir} ]; then mv ${dir} ${`${dir}.dr-fenced-${tag}`}; fi`

@@ -5,7 +5,6 @@ import path from 'node:path'
 import type { Inventory } from '../inventory/types.ts'
 import { hostsInSite } from '../inventory/types.ts'
 import type { TransportSource } from '../etcd/client.ts'
-import type { ClusterStatus } from '../etcd/status.ts'
 import type { FailoverDecision } from './decision.ts'
 
 /** Where a fence is recorded on each fenced host. */
@@ -47,18 +46,12 @@ export async function hostFence(conns: TransportSource, inv: Inventory, host: st
 }
 
 /** For each site a completed failover left behind: which of its hosts are back, and fenced or not. */
-export async function fenceState(conns: TransportSource, inv: Inventory, status?: ClusterStatus): Promise<FenceState[]> {
+export async function fenceState(conns: TransportSource, inv: Inventory): Promise<FenceState[]> {
   const out: FenceState[] = []
   for (const d of failovers(inv)) {
     for (const site of Object.keys(inv.sites).filter((s) => s !== d.site)) {
       const etcdHosts = hostsInSite(inv, site).filter((h) => h.roles.includes('etcd') || h.roles.includes('controlplane'))
-      const hosts = await Promise.all(
-        etcdHosts.map(async (h) => {
-          const probed = status?.members.find((m) => m.host === h.name)
-          if (probed && !probed.reachable && probed.error && /ssh|connect|host/i.test(probed.error)) return { host: h.name, reachable: false, fenced: false }
-          return hostFence(conns, inv, h.name)
-        }),
-      )
+      const hosts = await Promise.all(etcdHosts.map((h) => hostFence(conns, inv, h.name)))
       const back = hosts.filter((h) => h.reachable)
       const unfenced = back.filter((h) => !h.fenced || h.etcdRunning)
       const summary =

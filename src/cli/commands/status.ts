@@ -33,7 +33,7 @@ Example:
         const conns = new Connections(inv, { out: ctx.out })
         try {
           const status = await probeCluster(conns, inv, { timeoutMs: Number(opts.timeout) })
-          const fences = await fenceState(conns, inv, status)
+          const fences = await fenceState(conns, inv)
           const split = splitBrain(status)
           if (ctx.opts.json) ctx.out.data({ cluster: inv.cluster, inventory: inv.file, ...status, fences, splitBrain: split })
           else ctx.out.line(render(inv.cluster, inv.file, status, fences, split))
