@@ -1,5 +1,6 @@
 // A re-creation's progress, in a small JSON file on the host itself: if dr dies between "old renamed" and "new
 // verified", the next run finds the old container by id and its original restart policy, and converges.
+// Written with shell commands through the transport, so the inventory's sudo applies as it does to docker.
 import path from 'node:path'
 import type { Transport } from '../transport/types.ts'
 
@@ -21,21 +22,17 @@ const fileOf = (name: string, dir = DEFAULT_STATE_DIR) => path.posix.join(dir, `
 
 export async function readState(t: Transport, name: string, dir?: string): Promise<RecreateState | undefined> {
   const file = fileOf(name, dir)
-  const entries = await t.readdir(path.posix.dirname(file))
-  if (!entries.includes(path.posix.basename(file))) return undefined
-  const state = JSON.parse((await t.readFile(file)).toString('utf8')) as RecreateState
-  return { ...state, file }
+  const r = await t.$.with({ doing: `read ${file}` })`if [ -e ${file} ]; then cat ${file}; else echo none; fi`
+  if (r.stdout.trim() === 'none') return undefined
+  return { ...(JSON.parse(r.stdout) as RecreateState), file }
 }
 
 export async function writeState(t: Transport, state: RecreateState, dir?: string): Promise<void> {
   const file = fileOf(state.name, dir)
-  await t.mkdir(path.posix.dirname(file), { mode: 0o700 })
   const { file: _omit, ...data } = state
-  await t.writeFile(`${file}.tmp`, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 })
-  await t.rename(`${file}.tmp`, file)
+  await t.$.with({ doing: `record progress in ${file}`, input: JSON.stringify(data, null, 2) + '\n' })`mkdir -p -m 700 ${path.posix.dirname(file)} && umask 077 && cat > ${file + '.tmp'} && mv -f ${file + '.tmp'} ${file}`
 }
 
 export async function clearState(t: Transport, name: string, dir?: string): Promise<void> {
-  const file = fileOf(name, dir)
-  if ((await t.readdir(path.posix.dirname(file))).includes(path.posix.basename(file))) await t.unlink(file)
+  await t.$.with({ doing: 'remove the progress record' })`rm -f ${fileOf(name, dir)}`
 }

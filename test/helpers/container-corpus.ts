@@ -42,6 +42,8 @@ export interface Case {
   cliInexact?: { fields: string[]; note: RegExp }
   /** Holds a static IP or host ports: a copy can only run while it is stopped. */
   exclusive?: boolean
+  /** Networks to connect after creation (the CLI connects one at create). */
+  connect?: Array<{ network: string; alias: string }>
   /** recreate refuses it (started with --rm). */
   autoRemove?: boolean
 }
@@ -257,7 +259,15 @@ export function corpus(ns: Namespace = DEFAULT_NS): Case[] {
       image: 'drtest-img:base',
     },
     { name: n('namespaces'), flags: ['--pid=host', '--ipc=shareable', '--uts=host'], image: 'drtest-img:base' },
-    { name: n('privileged'), flags: ['--privileged', `--volume=${BINDS}/c:/c2:rslave`], image: 'drtest-img:base', createOnly: true },
+    // Sysctl values are checked by the kernel at start only, so a hostile one can be created, not started.
+    { name: n('privileged'), flags: ['--privileged', `--volume=${BINDS}/c:/c2:rslave`, `--sysctl=net.core.somaxconn=${HOSTILE[0]}`], image: 'drtest-img:base', createOnly: true },
+    {
+      name: n('net-two'),
+      flags: [`--network=${NET}`, '--network-alias=first'],
+      image: 'drtest-img:base',
+      connect: [{ network: n('net2'), alias: 'second' }],
+      cliInexact: { fields: [`Networks.${n('net2')}`], note: /also connected to network/ },
+    },
     { name: n('autoremove'), flags: ['--rm'], image: 'drtest-img:base', autoRemove: true },
   ]
 }
@@ -275,11 +285,13 @@ export async function createCorpus(createViaApi: (name: string, body: Record<str
   await destroyCorpus(ns)
   for (const d of ['a', 'b', 'c', 'f', 'var-lib-etcd', 'etc-kubernetes', 'kube-audit']) fs.mkdirSync(`${BINDS}/${d}`, { recursive: true })
   await run(['docker', 'network', 'create', '--label', TEST_LABEL, '--subnet', `10.250.${ns.octet}.0/24`, n('net')])
+  await run(['docker', 'network', 'create', '--label', TEST_LABEL, '--subnet', `10.251.${ns.octet}.0/24`, n('net2')])
   for (const v of ['vol', 'vol2', 'vol-side']) await run(['docker', 'volume', 'create', '--label', TEST_LABEL, n(v)])
   const cases = corpus(ns)
   for (const c of cases) {
     if (c.api) await createViaApi(c.name, c.api)
     else await run(['docker', c.createOnly ? 'create' : 'run', ...(c.createOnly ? [] : ['-d']), `--name=${c.name}`, `--label=${TEST_LABEL}`, ...c.flags, c.image, ...(c.args ?? [])])
+    for (const x of c.connect ?? []) await run(['docker', 'network', 'connect', `--alias=${x.alias}`, x.network, c.name])
   }
   return cases
 }

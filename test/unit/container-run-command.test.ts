@@ -138,3 +138,15 @@ t.test('docker log frames are demultiplexed', async (t) => {
   t.equal(demultiplex(Buffer.concat([frame(1, 'out\n'), frame(2, 'err\n')])), 'out\nerr\n')
   t.equal(demultiplex(Buffer.from('tty text')), 'tty text')
 })
+
+t.test('two networks: the CLI connects one (and says so), the create body connects the other before start', async (t) => {
+  const c = container('net-two')
+  const r = buildRunCommand(c, imageOf(c), { engine })
+  t.ok(r.argv.includes('--network=drtest-net') && r.argv.includes('--network-alias=first'))
+  t.match(r.inexact.join(), /also connected to network drtest-net2/)
+  const req = createBody(c, imageOf(c))
+  t.same(Object.keys(req.body.NetworkingConfig?.EndpointsConfig ?? {}), ['drtest-net'])
+  t.same(req.extraNetworks.map((n) => [n.name, n.config.Aliases]), [['drtest-net2', ['second']]])
+  t.same(createBody(container('entry-reset'), imageOf(container('entry-reset'))).body.Entrypoint, [''], "a reset entrypoint is sent as [''] (what --entrypoint '' sends)")
+  t.notOk('ExposedPorts' in (createBody(container('net-container'), imageOf(container('net-container'))).body.ExposedPorts ?? {}), 'image ports are not sent back')
+})
