@@ -2,25 +2,26 @@
 // off from B. Unfenced, its two old members still hold a majority of the old three-member membership, elect a
 // leader and serve stale data — two clusters. `dr status` must see it, and `dr fence` must end it.
 import t from 'tap'
-import { dr } from '../helpers/dr.ts'
-import { etcdctl, freshLab, nodeSh } from '../helpers/lab.ts'
+import { TestLab } from '../helpers/lab.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const lab = new TestLab('e2e-split')
+const dr = lab.dr.bind(lab)
+const nodeSh = lab.sh.bind(lab)
+const etcdctl = lab.etcdctl.bind(lab)
 
-t.before(freshLab)
-t.teardown(async () => {
-  await dr(['lab', 'heal'])
-})
+t.before(() => lab.fresh())
+t.teardown(() => lab.down())
 
 t.test('an unfenced site A cut off from B forms a second quorum; dr status sees it; dr fence ends it', async (t) => {
   await etcdctl('master1', ['put', '/registry/split/before', 'old'])
-  t.equal((await dr(['lab', 'stop-site', 'A'])).code, 0)
+  await lab.stopSite('A')
   const f = await dr(['failover', '--site', 'B', '--yes'])
   t.equal(f.code, 0, f.stderr)
   await etcdctl('master3', ['put', '/registry/split/after-failover', 'new'])
 
-  t.equal((await dr(['lab', 'partition', 'A', 'B'])).code, 0)
-  t.equal((await dr(['lab', 'start-site', 'A'])).code, 0)
+  await lab.partition('A', 'B')
+  await lab.startSite('A')
 
   // Site A's old members find each other and elect a leader (election timeout 5 s).
   let leader = ''

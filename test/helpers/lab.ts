@@ -1,36 +1,65 @@
-// The lab, driven through `dr lab …` as a user would, plus a look from outside dr: `docker exec` into a node
-// and its inner containers (etcdctl inside the etcd container, as an operator on the host would run it).
+// A lab of a test's own (its own name, so a user's `lab` stays untouched), driven through `dr lab …` as a user
+// would, plus a look from outside dr: `docker exec` into a node and into its etcd container, as an operator on
+// the host would run etcdctl.
 import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import { promisify } from 'node:util'
-import { dr, type DrRun } from './dr.ts'
+import YAML from 'yaml'
+import { dr, ROOT, type DrOptions, type DrRun } from './dr.ts'
 
 const run = promisify(execFile)
 
-async function must(p: Promise<DrRun>, what: string): Promise<DrRun> {
-  const r = await p
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}\n${r.stdout.slice(-2000)}`)
-  return r
-}
+export class TestLab {
+  readonly inventory: string
+  constructor(readonly name: string) {
+    this.inventory = path.join(ROOT, 'inventories', `${name}.yaml`)
+  }
 
-export const labUp = () => must(dr(['lab', 'up'], { timeoutMs: 900_000 }), 'dr lab up')
-export const labDown = () => must(dr(['lab', 'down']), 'dr lab down')
-export async function freshLab() {
-  await labDown()
-  await labUp()
-}
+  /** `dr ARGS -i <this lab's inventory>` */
+  dr(args: string[], opts?: DrOptions): Promise<DrRun> {
+    return dr([...args, '-i', this.inventory], opts)
+  }
 
-/** A shell command inside a lab node (the node container, not over dr's SSH). */
-export async function nodeSh(node: string, script: string, timeoutMs = 60_000): Promise<string> {
-  const { stdout } = await run('docker', ['exec', `dr-lab-${node}`, 'sh', '-c', script], { timeout: timeoutMs, maxBuffer: 64 << 20 })
-  return stdout
-}
+  private async lab(args: string[]): Promise<DrRun> {
+    const r = await dr(['lab', ...args, '--name', this.name], { timeoutMs: 900_000 })
+    if (r.code !== 0) throw new Error(`dr lab ${args.join(' ')} --name ${this.name} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`)
+    return r
+  }
+  up = () => this.lab(['up'])
+  down = () => this.lab(['down'])
+  stopSite = (site: string) => this.lab(['stop-site', site])
+  startSite = (site: string) => this.lab(['start-site', site])
+  partition = (a: string, b: string) => this.lab(['partition', a, b])
+  heal = () => this.lab(['heal'])
+  async fresh() {
+    await this.down()
+    await this.up()
+  }
 
-/** etcdctl inside the node's etcd container, with RKE's ETCDCTL_* environment. */
-export async function etcdctl(node: string, args: string[], container = 'etcd'): Promise<string> {
-  const { stdout } = await run('docker', ['exec', `dr-lab-${node}`, 'docker', 'exec', container, 'etcdctl', ...args], { timeout: 60_000, maxBuffer: 64 << 20 })
-  return stdout
-}
+  container = (node: string) => `dr-lab-${this.name}-${node}`
 
-export async function containerIds(node: string): Promise<string> {
-  return nodeSh(node, "docker ps -a --no-trunc --format '{{.Names}} {{.ID}} {{.State}}' | sort")
+  address(node: string): string {
+    const inv = YAML.parse(fs.readFileSync(this.inventory, 'utf8')) as { hosts: Record<string, { address: string }> }
+    return inv.hosts[node].address
+  }
+
+  stateDir(): string {
+    const inv = YAML.parse(fs.readFileSync(this.inventory, 'utf8')) as { cluster: string; stateDir?: string }
+    return path.resolve(path.dirname(this.inventory), inv.stateDir ?? path.join('.dr', inv.cluster))
+  }
+
+  /** A shell command inside a lab node (the node container, not over dr's SSH). */
+  async sh(node: string, script: string, timeoutMs = 60_000): Promise<string> {
+    const { stdout } = await run('docker', ['exec', this.container(node), 'sh', '-c', script], { timeout: timeoutMs, maxBuffer: 64 << 20 })
+    return stdout
+  }
+
+  /** etcdctl inside the node's etcd container, with RKE's ETCDCTL_* environment. */
+  async etcdctl(node: string, args: string[]): Promise<string> {
+    const { stdout } = await run('docker', ['exec', this.container(node), 'docker', 'exec', 'etcd', 'etcdctl', ...args], { timeout: 60_000, maxBuffer: 64 << 20 })
+    return stdout
+  }
+
+  containerIds = (node: string) => this.sh(node, "docker ps -a --no-trunc --format '{{.Names}} {{.ID}} {{.State}}' | sort")
 }
