@@ -53,19 +53,27 @@ export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
       hint: 'run `dr lab down` and then `dr lab up` to start from scratch',
     })
   }
-  if (existing && missing.length === 0 && (await alreadyUp(plan, files, found))) {
-    return { plan, files, unchanged: true, seconds: (Date.now() - t0) / 1000 }
+  const stopped = found.filter((c) => c.state !== 'running')
+  if (existing && missing.length === 0) {
+    // A lab that exists is never "repaired": stopped nodes and replaced containers may be a drill or a failover
+    // in progress, and powering a fenced site on behind the operator's back is exactly what dr must not do.
+    if (fs.existsSync(files.inventory)) {
+      for (const w of await driftFromFresh(plan, found)) out.warn(w)
+      return { plan, files, unchanged: true, seconds: (Date.now() - t0) / 1000 }
+    }
+    if (stopped.length) {
+      throw new DrError({
+        code: 'lab.nodes-stopped',
+        message: `lab ${plan.name} has stopped nodes (${stopped.map((c) => c.name).join(', ')}) and no inventory`,
+        hint: `power them on with \`dr lab start-site SITE\` and run \`dr lab up\` again, or \`dr lab down\` to start over`,
+      })
+    }
   }
 
   const images = await ensureImages(out)
   if (!existing) {
     out.progress(`creating network ${plan.network} (${plan.subnet})`)
     await createNetwork(plan)
-  }
-  const stopped = found.filter((c) => c.state !== 'running')
-  if (stopped.length) {
-    out.progress(`starting stopped nodes: ${stopped.map((c) => c.name).join(', ')}`)
-    await docker(['start', ...stopped.map((c) => c.container)], { doing: 'start the stopped lab nodes' })
   }
   if (missing.length) {
     out.progress(`starting ${missing.length} nodes: ${missing.map((n) => `${n.name} (${n.site}, ${n.ip})`).join(', ')}`)
@@ -97,12 +105,20 @@ export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
 }
 
-/** Everything running and the inventory written: then `up` has nothing to do. */
-async function alreadyUp(plan: LabPlan, files: LabFiles, found: Array<{ name: string; state: string }>): Promise<boolean> {
-  if (!fs.existsSync(files.inventory)) return false
-  if (found.some((c) => c.state !== 'running')) return false
-  const states = await Promise.all(plan.nodes.map((n) => innerContainers(n)))
-  return plan.nodes.every((n, i) => expectedInner(n).every((c) => states[i].get(c) === 'running'))
+/** How an existing lab differs from a fresh one: stopped nodes, control-plane containers not running. */
+async function driftFromFresh(plan: LabPlan, found: Array<{ name: string; state: string }>): Promise<string[]> {
+  const out: string[] = []
+  const stopped = found.filter((c) => c.state !== 'running').map((c) => c.name)
+  if (stopped.length) out.push(`lab ${plan.name}: ${stopped.join(', ')} stopped (\`dr lab start-site SITE\` powers a site on)`)
+  const running = plan.nodes.filter((n) => !stopped.includes(n.name))
+  const states = await Promise.all(running.map((n) => innerContainers(n)))
+  running.forEach((n, i) => {
+    for (const c of expectedInner(n)) {
+      const st = states[i].get(c) ?? 'missing'
+      if (st !== 'running') out.push(`lab ${plan.name}: ${c} on ${n.name} is ${st}`)
+    }
+  })
+  return out
 }
 
 function expectedInner(n: LabNode): string[] {

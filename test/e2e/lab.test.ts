@@ -197,6 +197,9 @@ t.test('stop-site A loses quorum; start-site A brings the cluster back', async (
   const lost = await until('master3 /readyz fails', 15_000, async () => !(await readyz(pki, ip('master3'))).ok)
   t.pass(`master3's apiserver not ready after ${lost.ms} ms`)
   t.match((await readyz(pki, ip('master3'))).text, /etcd failed/)
+  const again = await lab(['up', '--json'])
+  t.equal(again.json().unchanged, true, 'lab up does not power a stopped site on')
+  t.match(again.stderr, /master1, master2, node1 stopped/)
 
   const started = Date.now()
   await lab(['start-site', 'A'])
