@@ -11,6 +11,8 @@ export interface RecreateState {
   oldId: string
   oldName: string
   restartPolicy: { Name: string; MaximumRetryCount?: number }
+  /** Whether the old one was running: a rollback leaves it as it found it. */
+  wasRunning?: boolean
   phase: 'stopping-old' | 'creating-new' | 'starting-new'
   newId?: string
   startedAt: string

@@ -12,6 +12,7 @@ import type { ContainerInspect, ImageInspect } from './inspect.ts'
 import { containerName, inspectContainer, inspectImage } from './inspect.ts'
 import { clearState, readState, writeState, type RecreateState } from './recreate-state.ts'
 import { buildRunCommand, type EngineDefaults } from './run-command.ts'
+import { engineDefaults } from './engine-defaults.ts'
 
 export interface RecreateOptions {
   /** Flags to set (`--initial-cluster` or `initial-cluster` → value), in the form each is written. */
@@ -98,7 +99,7 @@ async function keptCopies(t: Transport, name: string): Promise<string[]> {
 }
 
 /** The container to re-create from, repairing what a killed run left behind. */
-async function findSource(t: Transport, name: string, stateDir: string | undefined): Promise<{ source: ContainerInspect; policy: RestartPolicy; resumed?: RecreateState }> {
+async function findSource(t: Transport, name: string, stateDir: string | undefined, dryRun = false): Promise<{ source: ContainerInspect; policy: RestartPolicy; wasRunning: boolean; resumed?: RecreateState }> {
   const state = await readState(t, name, stateDir)
   const current = await tryInspect(t, name)
   if (state) {
@@ -107,10 +108,13 @@ async function findSource(t: Transport, name: string, stateDir: string | undefin
     if (!old) {
       throw new DrError({ code: 'container.recreate-lost', message: `a re-creation of ${name} on ${t.host} was interrupted and its old container ${state.oldId.slice(0, 12)} is gone`, host: t.host, hint: `inspect by hand (docker ps -a), then remove the state file ${state.file}` })
     }
-    if (current && current.Id !== state.oldId) await t.$`docker rm -f ${current.Id}`
-    return { source: old, policy: state.restartPolicy, resumed: state }
+    if (current && current.Id !== state.oldId && !dryRun) await t.$`docker rm -f ${current.Id}`
+    return { source: old, policy: state.restartPolicy, wasRunning: state.wasRunning ?? true, resumed: state }
   }
-  if (current) return { source: current, policy: (current.HostConfig.RestartPolicy ?? { Name: 'no' }) as RestartPolicy }
+  if (current) {
+    const wasRunning = !!(current.State?.Running || current.State?.Restarting)
+    return { source: current, policy: (current.HostConfig.RestartPolicy ?? { Name: 'no' }) as RestartPolicy, wasRunning }
+  }
   const kept = await keptCopies(t, name)
   throw new DrError({
     code: 'container.not-found',
@@ -132,20 +136,20 @@ export interface RecreateResult {
 }
 
 export async function recreateContainer(t: Transport, name: string, opts: RecreateOptions): Promise<RecreateResult> {
-  const { source, policy, resumed } = await findSource(t, name, opts.stateDir)
+  const { source, policy, wasRunning, resumed } = await findSource(t, name, opts.stateDir, opts.dryRun)
   if (source.HostConfig.AutoRemove) {
     throw new DrError({ code: 'container.autoremove', message: `${name} on ${t.host} was started with --rm: stopping it would delete it, so it cannot be kept`, host: t.host, hint: 'print its command with `dr container run-command` and re-create it by hand', exit: 'refused' })
   }
   const image = await inspectImage(t, source.Image)
   const restartPolicy = opts.restartPolicy ?? policy
   const sourceView: ContainerInspect = { ...source, HostConfig: { ...source.HostConfig, RestartPolicy: policy } }
-  const plan = planRecreate(sourceView, image, { ...opts, name, restartPolicy })
-  if (opts.dryRun) return { oldName: resumed?.oldName ?? opts.renameOldTo ?? keptName(name), newId: '', argv: plan.argv, changes: plan.changes }
-  const oldName = resumed?.oldName ?? opts.renameOldTo ?? (await freeKeptName(t, name))
-
   const engine = await Engine.open(t)
   try {
-    const state: RecreateState = resumed ?? { name, oldId: source.Id, oldName, restartPolicy: policy, phase: 'stopping-old', startedAt: new Date().toISOString() }
+    const engineInfo = opts.engine ?? (await engineDefaults(engine, t))
+    const plan = planRecreate(sourceView, image, { ...opts, name, restartPolicy, engine: engineInfo })
+    if (opts.dryRun) return { oldName: resumed?.oldName ?? opts.renameOldTo ?? keptName(name), newId: '', argv: plan.argv, changes: plan.changes }
+    const oldName = resumed?.oldName ?? opts.renameOldTo ?? (await freeKeptName(t, name))
+    const state: RecreateState = resumed ?? { name, oldId: source.Id, oldName, restartPolicy: policy, wasRunning, phase: 'stopping-old', startedAt: new Date().toISOString() }
     await writeState(t, state, opts.stateDir)
     try {
       // Keep the old one: no restart (a docker restart must not bring back a second etcd), stopped, renamed.
@@ -153,7 +157,7 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
       await t.$.with({ doing: `stop the old ${name}` })`docker stop ${source.Id}`
       if (containerName(source) !== oldName) await t.$.with({ doing: `rename the old ${name}` })`docker rename ${source.Id} ${oldName}`
     } catch (e) {
-      await rollback(t, { name, newId: '', oldId: source.Id, oldName, policy })
+      await rollback(t, { name, newId: '', oldId: source.Id, oldName, policy, wasRunning })
       await clearState(t, name, opts.stateDir)
       throw e
     }
@@ -171,11 +175,11 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
       await watchRunning(t, newId, opts.keepRunningCheckMs ?? 5000)
     } catch (e) {
       const logs = newId ? await engine.logsTail(newId, 30).catch(() => '') : ''
-      await rollback(t, { name, newId, oldId: source.Id, oldName, policy })
+      await rollback(t, { name, newId, oldId: source.Id, oldName, policy, wasRunning })
       await clearState(t, name, opts.stateDir)
       throw new DrError({
         code: 'container.recreate-failed',
-        message: `the new ${name} on ${t.host} did not stay up; the old one is back under its name and started`,
+        message: `the new ${name} on ${t.host} did not stay up; the old one is back under its name${wasRunning ? ' and started' : ' (stopped, as it was)'}`,
         host: t.host,
         doing: `re-create ${name}`,
         stderr: logs || (isDrError(e) ? e.stderr ?? e.message : String(e)),
@@ -206,13 +210,14 @@ async function watchRunning(t: Transport, id: string, ms: number): Promise<void>
 }
 
 /** Put the old container back. Every step is tried; if one fails the state file stays, so a re-run resumes. */
-async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; oldName: string; policy: RestartPolicy }): Promise<void> {
+async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; oldName: string; policy: RestartPolicy; wasRunning: boolean }): Promise<void> {
   // Only the container this run created is removed; a failed create leaves nothing of ours under NAME.
   if (r.newId) await t.$`docker rm -f ${r.newId}`.nothrow()
   const steps = [
     ['docker', 'rename', r.oldId, r.name],
     ['docker', 'update', `--restart=${policyText(r.policy)}`, r.oldId],
-    ['docker', 'start', r.oldId],
+    // Back as it was: started only if it was running before.
+    ...(r.wasRunning ? [['docker', 'start', r.oldId]] : []),
   ]
   const failed: string[] = []
   for (const argv of steps) {

@@ -130,6 +130,29 @@ t.test('a new container that exits is rolled back: old one back, restart policy 
   t.equal((await local.$`docker ps -a -q --filter ${`name=^/${name}$`}`.text()).split('\n').length, 1, 'the failed one is gone')
 })
 
+t.test('a stopped container whose new copy fails is left stopped, as it was', async (t) => {
+  const name = `${P}security`
+  await local.$`docker stop ${name}`
+  const err = await recreateContainer(local, name, { addArgs: ['--fail-now'], keepRunningCheckMs: 2000, stateDir }).catch((e) => e)
+  t.equal(err.code, 'container.recreate-failed')
+  t.match(err.message, /stopped, as it was/)
+  const c = await inspectContainer(local, name)
+  t.equal(c.State?.Running, false)
+  t.equal(c.HostConfig.RestartPolicy?.Name, 'no')
+  await local.$`docker start ${name}`
+})
+
+t.test('dryRun changes nothing, even with an interrupted run recorded', async (t) => {
+  const name = `${P}health-sysctl-log`
+  const before = await inspectContainer(local, name)
+  const res = await recreateContainer(local, name, { dryRun: true, setArgs: { x: '1' }, stateDir })
+  t.equal(res.newId, '')
+  t.same(res.changes, ['add argument --x=1'])
+  const after = await inspectContainer(local, name)
+  t.equal(after.Id, before.Id)
+  t.equal(after.State?.Running, true)
+})
+
 t.test('a run killed after renaming the old one converges when run again', async (t) => {
   const name = `${P}resources`
   const before = await inspectContainer(local, name)
