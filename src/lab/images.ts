@@ -23,6 +23,8 @@ export const SUITE = 'bookworm'
 export const CACHE_DIR = path.join(projectRoot, '.lab-cache')
 const FILES = path.join(path.dirname(new URL(import.meta.url).pathname), 'node-files')
 const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixture')
+// Two `lab up`s of different labs may build at once: each writes its own temporary files, renamed into place.
+const TMP = `.tmp-${process.pid}`
 const IMAGE_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 export interface LabImages {
@@ -89,8 +91,8 @@ export async function ensureImages(out: Output): Promise<LabImages> {
   if (!(await imageExists(images.hyperkube)) || !(await imageExists(images.etcd))) await buildInnerImage(images, out)
   if (!fs.existsSync(images.innerTar)) {
     out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
-    await docker(['save', '-o', images.innerTar + '.tmp', images.etcd, images.hyperkube], { doing: 'save the inner images' })
-    await fsp.rename(images.innerTar + '.tmp', images.innerTar)
+    await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
+    await fsp.rename(images.innerTar + TMP, images.innerTar)
     await dropStale(images, nodeHash)
   }
   return images
@@ -102,7 +104,7 @@ async function dropStale(images: LabImages, nodeHash: string) {
   const stale = (await labImageRefs()).filter((r) => !keep.has(r) && !r.startsWith('dr-lab/node:'))
   if (stale.length) await docker(['rmi', ...stale], { nothrow: true })
   for (const f of await fsp.readdir(CACHE_DIR)) {
-    const old = (f.startsWith('inner-') && path.join(CACHE_DIR, f) !== images.innerTar) || (f.startsWith('node-rootfs-') && !f.includes(nodeHash))
+    const old = !f.includes('.tmp-') && ((f.startsWith('inner-') && path.join(CACHE_DIR, f) !== images.innerTar) || (f.startsWith('node-rootfs-') && !f.includes(nodeHash)))
     if (old) await fsp.rm(path.join(CACHE_DIR, f), { force: true })
   }
 }
@@ -110,7 +112,7 @@ async function dropStale(images: LabImages, nodeHash: string) {
 async function buildNodeImage(ref: string, hash: string, mirror: string, out: Output) {
   const tarball = path.join(CACHE_DIR, `node-rootfs-${hash}.tar`)
   if (!fs.existsSync(tarball)) {
-    const root = path.join(CACHE_DIR, `build-${hash}`)
+    const root = path.join(CACHE_DIR, `build-${hash}${TMP}`)
     await fsp.rm(root, { recursive: true, force: true })
     const debs = path.join(CACHE_DIR, 'debs')
     await fsp.mkdir(debs, { recursive: true })
@@ -133,9 +135,9 @@ async function buildNodeImage(ref: string, hash: string, mirror: string, out: Ou
     }
     out.progress(`debootstrap done in ${Math.round((Date.now() - started) / 1000)} s; trimming and packing the rootfs`)
     await customiseRootfs(root)
-    const packed = await runLocal(['tar', '-C', root, '--numeric-owner', '-cf', tarball + '.tmp', '.'], { timeoutMs: 600_000 })
+    const packed = await runLocal(['tar', '-C', root, '--numeric-owner', '-cf', tarball + TMP, '.'], { timeoutMs: 600_000 })
     if (!packed.ok) throw new DrError({ code: 'lab.image-failed', message: 'could not pack the node rootfs', stderr: relevantLines(packed.stderr) })
-    await fsp.rename(tarball + '.tmp', tarball)
+    await fsp.rename(tarball + TMP, tarball)
     await fsp.rm(root, { recursive: true, force: true })
   }
   out.progress(`importing ${ref} from ${path.relative(projectRoot, tarball)}`)

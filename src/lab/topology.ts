@@ -55,6 +55,21 @@ export function subnetFor(name: string): string {
   return `172.30.${1 + (h % 250)}.0/24`
 }
 
+/**
+ * The preferred /24 unless a docker network already uses it; then the next free 172.30.N.0/24 (pure; `taken`
+ * are the subnets of the engine's networks).
+ */
+export function freeSubnet(preferred: string, taken: string[]): string {
+  if (!taken.includes(preferred)) return preferred
+  const m = /^172\.30\.(\d+)\.0\/24$/.exec(preferred)
+  const start = m ? Number(m[1]) : 0
+  for (let i = 1; i <= 250; i++) {
+    const candidate = `172.30.${1 + ((start + i - 1) % 250)}.0/24`
+    if (!taken.includes(candidate)) return candidate
+  }
+  throw usage('no free 172.30.N.0/24 for the lab network', 'remove unused docker networks or pass --subnet')
+}
+
 export function containerName(lab: string, node: string): string {
   return lab === DEFAULT_LAB ? `dr-lab-${node}` : `dr-lab-${lab}-${node}`
 }

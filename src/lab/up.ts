@@ -7,14 +7,16 @@ import { apiClient, readyz } from './api.ts'
 import { boundingCaps } from './caps.ts'
 import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
-import { docker, requireEngine } from './docker.ts'
+import { docker, dockerText, requireEngine } from './docker.ts'
 import { ensureImages, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
 import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
 import {
   authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
 } from './nodes.ts'
-import { controlplaneNodes, etcdNodes, planLab, type LabNode, type LabPlan, type LabSpec } from './topology.ts'
+import {
+  controlplaneNodes, etcdNodes, freeSubnet, networkName, planLab, subnetFor, type LabNode, type LabPlan, type LabSpec,
+} from './topology.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const secs = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`
@@ -27,16 +29,26 @@ export interface UpResult {
   seconds: number
 }
 
-const sameSpec = (a: LabSpec, b: LabSpec) =>
-  a.subnet === b.subnet && a.workers === b.workers && JSON.stringify(a.sites) === JSON.stringify(b.sites)
+export interface UpOptions {
+  name: string
+  sites: LabSpec['sites']
+  workers: number
+  /** Unset: the lab's usual /24 (172.30.0.0/24 for "lab"), or the next free one. */
+  subnet?: string
+}
 
-export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
+const sameSpec = (a: LabSpec, b: UpOptions) =>
+  (b.subnet === undefined || a.subnet === b.subnet) && a.workers === b.workers && JSON.stringify(a.sites) === JSON.stringify(b.sites)
+
+export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   const t0 = Date.now()
   await requireEngine()
+  const existing = await existingSpec(opts.name, networkName(opts.name))
+  const subnet = existing?.subnet ?? opts.subnet ?? freeSubnet(subnetFor(opts.name), await dockerSubnets())
+  const spec: LabSpec = { name: opts.name, sites: opts.sites, workers: opts.workers, subnet }
   const plan = planLab(spec)
   const files = labFiles(plan.name)
-  const existing = await existingSpec(plan.name, plan.network)
-  if (existing && !sameSpec(existing, spec)) {
+  if (existing && !sameSpec(existing, opts)) {
     throw new DrError({
       code: 'lab.exists-different',
       message: `lab ${plan.name} is already up with sites ${existing.sites.map((s) => `${s.name}=${s.masters}`).join(',')}, ${existing.workers} worker(s) per site, ${existing.subnet}`,
@@ -103,6 +115,14 @@ export async function labUp(spec: LabSpec, out: Output): Promise<UpResult> {
   for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
   await writeLabFiles(plan, files, hostKeys, recipient)
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
+}
+
+/** The subnets of every docker network on this engine. */
+async function dockerSubnets(): Promise<string[]> {
+  const ids = (await dockerText(['network', 'ls', '-q'])).split('\n').filter(Boolean)
+  if (ids.length === 0) return []
+  const nets = JSON.parse(await dockerText(['network', 'inspect', ...ids])) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> } }>
+  return nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter(Boolean)
 }
 
 /** How an existing lab differs from a fresh one: stopped nodes, control-plane containers not running. */

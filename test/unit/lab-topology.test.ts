@@ -1,6 +1,6 @@
 import t from 'tap'
 import { capBndOf, capsFromMask, unknownCapIn } from '../../src/lab/caps.ts'
-import { containerName, parseSites, planLab, subnetFor } from '../../src/lab/topology.ts'
+import { containerName, freeSubnet, parseSites, planLab, subnetFor } from '../../src/lab/topology.ts'
 import { isDrError } from '../../src/core/error.ts'
 
 t.test('CapBnd → capability names', async (t) => {
@@ -58,4 +58,11 @@ t.test('bad options are usage errors that say what to write', async (t) => {
   }
   t.throws(() => planLab({ name: 'Bad_Name', sites: parseSites('A=1'), workers: 0, subnet: '10.0.0.0/24' }), { code: 'lab.bad-option' })
   t.throws(() => planLab({ name: 'ok', sites: parseSites('A=1'), workers: 0, subnet: '10.0.0.0/16' }), { code: 'lab.bad-option' })
+})
+
+t.test('a lab network avoids subnets docker already uses', async (t) => {
+  t.equal(freeSubnet('172.30.0.0/24', ['172.17.0.0/16']), '172.30.0.0/24')
+  t.equal(freeSubnet('172.30.0.0/24', ['172.30.0.0/24', '172.30.1.0/24']), '172.30.2.0/24')
+  t.equal(freeSubnet('172.30.250.0/24', ['172.30.250.0/24']), '172.30.1.0/24', 'wraps around')
+  t.throws(() => freeSubnet('172.30.1.0/24', Array.from({ length: 251 }, (_, i) => `172.30.${i}.0/24`)), { code: 'lab.bad-option' })
 })
