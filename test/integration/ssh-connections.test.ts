@@ -12,6 +12,9 @@ import { SshTransport } from '../../src/transport/ssh.ts'
 import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 
+// Real processes on a busy machine: more than tap's default 30 s per file.
+t.setTimeout(240_000)
+
 let bastion: Sshd
 let nodes: Sshd
 let ports: number[]

@@ -9,6 +9,9 @@ import { SshTransport } from '../../src/transport/ssh.ts'
 import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
 import { parseKnownHosts } from '../../src/transport/known-hosts.ts'
 
+// Real processes on a busy machine: more than tap's default 30 s per file.
+t.setTimeout(240_000)
+
 let sshd: Sshd
 let multi: Sshd
 t.before(async () => {

@@ -11,6 +11,9 @@ import { SshTransport, type SshTarget } from '../../src/transport/ssh.ts'
 import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
 import type { SshSettings } from '../../src/inventory/types.ts'
 
+// Real processes on a busy machine: more than tap's default 30 s per file.
+t.setTimeout(240_000)
+
 let sshd: Sshd
 let shimDir: string
 let sudoLog: string

@@ -8,6 +8,9 @@ import { runLocal } from '../../src/transport/local.ts'
 import { DockerExecTransport } from '../../src/transport/docker-exec.ts'
 import { ensureTestImages } from '../helpers/docker-image.ts'
 
+// Real processes on a busy machine: more than tap's default 30 s per file.
+t.setTimeout(240_000)
+
 const name = `drtest-dx-${process.pid}`
 let h: DockerExecTransport
 

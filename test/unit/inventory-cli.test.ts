@@ -6,6 +6,9 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { parse } from 'yaml'
 
+// Real processes on a busy machine: more than tap's default 30 s per file.
+t.setTimeout(240_000)
+
 const root = path.resolve(import.meta.dirname, '../..')
 const example = path.join(root, 'inventories/examples/rke-two-sites.yaml')
 const dr = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/dr.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, DR_INVENTORY: '' } })
