@@ -23,7 +23,8 @@ async function fenceWork(t: Transport, inv: Parameters<typeof names>[0] & { etcd
     const c = await tryInspect(t, name)
     if (c) todo.push(`stop ${name}${c.State?.Running ? ' (running)' : ''}, restart policy off, rename it ${name}-fenced-<time>`)
   }
-  if ((await t.$`test -d ${inv.etcd.dataDir}`.nothrow()).ok) todo.push(`move ${inv.etcd.dataDir} to ${inv.etcd.dataDir}.dr-fenced-<time>`)
+  // An empty data dir (a host's boot may create it) holds nothing that can form a quorum.
+  if ((await t.$`test -d ${`${inv.etcd.dataDir}/member`}`.nothrow()).ok) todo.push(`move ${inv.etcd.dataDir} to ${inv.etcd.dataDir}.dr-fenced-<time>`)
   if (!(await t.$`test -f ${FENCE_MARKER}`.nothrow()).ok) todo.push(`record the fence in ${FENCE_MARKER}`)
   return todo
 }
@@ -46,7 +47,7 @@ function fenceHost(host: string): Step<FenceFacts> {
         await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 2 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
       }
       const dir = ctx.inv.etcd.dataDir
-      await t.$`if [ -d ${dir} ]; then mv ${dir} ${`${dir}.dr-fenced-${tag}`}; fi`
+      await t.$`if [ -d ${`${dir}/member`} ]; then mv ${dir} ${`${dir}.dr-fenced-${tag}`}; fi`
       const marker = JSON.stringify({ site: ctx.facts.site, fencedAt: new Date().toISOString(), tag, by: 'dr fence' })
       await t.$`mkdir -p /var/lib/dr && printf '%s\n' ${marker} > ${FENCE_MARKER}`
     },

@@ -90,6 +90,7 @@ export async function apply<F>(rb: Runbook<F>, o: EngineOptions): Promise<RunRep
         o.out.progress(`${label} … nothing to do`)
         journal.write({ event: 'step-end', step: step.id, host: step.host, status: 'nothing-to-do', durationMs: 0 })
         reports.push({ id: step.id, title: step.title, host: step.host, outcome: 'nothing-to-do', changes, durationMs: 0 })
+        crashHook(step.id)
         continue
       }
       o.out.progress(`${label} …`)

@@ -56,7 +56,7 @@ t.test('the failover survives a crash after every step and verifies', async (t) 
   // Killed right after each step: every re-run resumes and the next one dies after the next step.
   for (const step of ['record-decision', 'safety-snapshot', 'copy-data-aside', 'force-new-cluster', 'drop-force-flag', 'count-keys', 'apiserver-etcd-servers-master3', 'taint-dead-nodes']) {
     const r = await dr(['failover', '--site', 'B', '--yes'], { env: { DR_TEST_CRASH_AFTER_STEP: step } })
-    t.equal(r.signal, 'SIGKILL', `killed after ${step}`)
+    t.equal(r.signal, 'SIGKILL', `killed after ${step}`, { stderr: r.stderr.slice(-2000) })
     if (step === 'copy-data-aside') {
       // …and once in the middle of the re-creation of etcd (old one stopped and renamed, new one being made).
       const mid = await dr(['failover', '--site', 'B', '--yes'], { killOn: { pattern: /with --force-new-cluster and itself as the only member …/, delayMs: 1500 } })
