@@ -69,8 +69,9 @@ export function clientOptions(hosts: string, creds: MemberCredentials, callTimeo
     faultHandling: { global: noop, host: () => noop },
     // Streams (snapshots) take as long as they take; every unary call gets the deadline.
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-    // The tunnel ends on 127.0.0.1; the member's certificate must name 127.0.0.1 (RKE's and the lab's do).
-    grpcOptions: { 'grpc.max_receive_message_length': -1 },
+    // The tunnel ends on 127.0.0.1, which TLS cannot use as a server name; the member's certificate is checked
+    // for `localhost`, which RKE's and kubeadm's etcd certificates (and the lab's) carry.
+    grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
   }
 }
 
