@@ -40,7 +40,7 @@ export class CliContext {
     if (this.inv) return this.inv
     const file = this.inventoryPath()
     const { loadInventory } = await import('../inventory/load.ts')
-    this.inv = await loadInventory(file)
+    this.inv = await loadInventory(file, { warn: (m) => this.out.warn(m) })
     this.out.debug(`inventory: ${file}`)
     return this.inv
   }
