@@ -40,7 +40,8 @@ export class CliContext {
     if (this.inv) return this.inv
     const file = this.inventoryPath()
     const { loadInventory } = await import('../inventory/load.ts')
-    this.inv = await loadInventory(file, { warn: (m) => this.out.warn(m) })
+    // Design warnings (a site holding the majority) are `dr inventory check`'s job; here only with -v.
+    this.inv = await loadInventory(file, { warn: (m) => this.out.debug(m) })
     this.out.debug(`inventory: ${file}`)
     return this.inv
   }

