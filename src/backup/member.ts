@@ -21,7 +21,7 @@ export function chooseSnapshotMember(members: MemberCandidate[]): MemberChoice {
   const followers = healthy.filter((m) => m.quorumRead && !m.isLeader).sort(byIndex)
   if (followers.length > 0) return { host: followers[0].host, why: `healthy follower with the highest applied index (${followers[0].raftAppliedIndex ?? '?'})` }
   const leader = healthy.find((m) => m.quorumRead && m.isLeader)
-  if (leader) return { host: leader.host, why: 'the leader: no healthy follower answered' }
+  if (leader) return { host: leader.host, why: healthy.length === 1 ? 'the only healthy member (the leader)' : 'the leader: no healthy follower answered' }
   // Without quorum a member still serves the Snapshot RPC; the freshest one is the best copy there is.
   const any = members.filter((m) => m.reachable && !m.isLearner).sort(byIndex)
   if (any.length > 0) return { host: any[0].host, why: `no member has quorum; ${any[0].host} has the highest applied index` }
