@@ -146,6 +146,12 @@ export const failover: Runbook<FailoverFacts> = {
         : `method: restore — restore the safety snapshot as a new one-member cluster with the fresh token ${f.decision.token}: a new cluster ID, so old members can never merge back (etcd maintainers' preferred way).`,
     ]
     if (m && !m.reachable && !f.resumed) lines.push(`warning: the survivor is not reachable now`)
+    const others = f.status.members.filter((x) => x.site === f.site && x.host !== f.decision.survivor).map((x) => x.host)
+    if (others.length) {
+      lines.push(
+        `note: ${others.join(', ')} (site ${f.site}) will not be members afterwards: dr does not rejoin them yet; add each back by hand (member add, empty data dir, --initial-cluster-state=existing), one at a time`,
+      )
+    }
     return lines
   },
 
