@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { DrError } from '../src/core/error.ts'
 import { chooseSurvivor } from '../src/cluster/quorum.ts'
-import { readDecision, writeDecision, decisionPath, type FailoverDecision } from '../src/cluster/decision.ts'
+import { archiveDecision, readDecision, writeDecision, decisionPath, type FailoverDecision } from '../src/cluster/decision.ts'
 import { probeCluster, type ClusterStatus } from '../src/etcd/status.ts'
 import { connectMember, memberEndpoint } from '../src/etcd/client.ts'
 import { keyCount, snapshotToFile, waitWritable } from '../src/etcd/ops.ts'
@@ -183,7 +183,7 @@ export const failover: Runbook<FailoverFacts> = {
       out.push(`members: ${members.map((m) => m.name).join(', ')} (all in site ${f.site})`)
       // Kubernetes changes keys after the recovery (pods evicted from tainted Nodes), so the no-data-loss proof
       // is the count taken right after etcd was rebuilt; the current count is shown for information.
-      const d = readDecision(ctx.inv.stateDir, f.site) ?? f.decision
+      const d = decisionOf(ctx)
       if (!d.recovered) throw unverified('no key count was recorded right after the rebuild')
       const want = d.snapshot?.keys ?? 0
       if (d.recovered.keys < want) throw unverified(`only ${d.recovered.keys} keys after the rebuild, fewer than the ${want} of the safety snapshot`)
@@ -204,6 +204,13 @@ export const failover: Runbook<FailoverFacts> = {
   },
 }
 
+/** The decision file, only when it is this failover's (an older, finished failover's file is not). */
+function recorded(ctx: StepContext<FailoverFacts>): FailoverDecision | undefined {
+  const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+  return d && d.tag === ctx.facts.decision.tag ? d : undefined
+}
+const decisionOf = (ctx: StepContext<FailoverFacts>): FailoverDecision => recorded(ctx) ?? ctx.facts.decision
+
 const unverified = (message: string) =>
   new DrError({ code: 'failover.unverified', message, exit: 'unverified', hint: 'read the journal, fix the cause, and run the failover again: it resumes' })
 
@@ -216,14 +223,15 @@ const recordDecision: Step<FailoverFacts> = {
   id: 'record-decision',
   title: 'Record the failover decision (survivor, method) in the state directory',
   async check(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     return d ? [] : [{ summary: `write ${decisionPath(ctx.inv.stateDir, ctx.facts.site)}: survivor ${ctx.facts.decision.survivor}, ${ctx.facts.method}` }]
   },
   async apply(ctx) {
+    archiveDecision(ctx.inv.stateDir, ctx.facts.site)
     writeDecision(ctx.inv.stateDir, ctx.facts.decision)
   },
   async verify(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     if (d?.survivor !== ctx.facts.decision.survivor) throw unverified('the decision file does not name the survivor')
   },
 }
@@ -232,14 +240,14 @@ const safetySnapshot: Step<FailoverFacts> = {
   id: 'safety-snapshot',
   title: 'Take a safety snapshot of the survivor (works without quorum)',
   async check(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+    const d = decisionOf(ctx)
     if (d.snapshot) return []
     const file = path.join(ctx.inv.stateDir, 'snapshots', `${ctx.inv.cluster}-${d.survivor}-${d.tag}.db`)
     return [{ host: d.survivor, summary: `stream a snapshot of ${d.survivor} to ${file} and record its sha256, revision and key count` }]
   },
   async apply(ctx) {
     const f = ctx.facts
-    const d = readDecision(ctx.inv.stateDir, f.site) ?? f.decision
+    const d = decisionOf(ctx)
     const file = path.join(ctx.inv.stateDir, 'snapshots', `${ctx.inv.cluster}-${d.survivor}-${d.tag}.db`)
     const conn = await connectMember(ctx.conns, ctx.inv, d.survivor)
     try {
@@ -257,7 +265,7 @@ const safetySnapshot: Step<FailoverFacts> = {
     }
   },
   async verify(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     if (!d?.snapshot) throw unverified('no safety snapshot recorded')
     const { createReadStream } = await import('node:fs')
     const { createHash } = await import('node:crypto')
@@ -367,7 +375,7 @@ function forceNewCluster(survivor: string): Step<FailoverFacts> {
 
 /** Count the keys of the rebuilt cluster and hold them against the safety snapshot. */
 async function recordRecovered(ctx: StepContext<FailoverFacts>, client: import('etcd3').Etcd3): Promise<number> {
-  const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+  const d = decisionOf(ctx)
   const keys = await keyCount(client)
   const revision = Number((await client.get('dr/probe/none').exec()).header.revision)
   if (d.snapshot && keys < d.snapshot.keys) {
@@ -381,7 +389,7 @@ const countKeys: Step<FailoverFacts> = {
   id: 'count-keys',
   title: 'Count the keys of the rebuilt cluster against the safety snapshot',
   async check(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     return d?.recovered ? [] : [{ host: ctx.facts.decision.survivor, summary: 'count every key (linearizable) and require at least the safety snapshot\'s count' }]
   },
   async apply(ctx) {
@@ -393,7 +401,7 @@ const countKeys: Step<FailoverFacts> = {
     }
   },
   async verify(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     if (!d?.recovered) throw unverified('no key count recorded')
     return `${d.recovered.keys} keys at revision ${d.recovered.revision} (safety snapshot: ${d.snapshot?.keys} keys, revision ${d.snapshot?.revision})`
   },
@@ -494,11 +502,11 @@ const markComplete: Step<FailoverFacts> = {
   id: 'mark-complete',
   title: 'Mark the failover complete in the state directory',
   async check(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site)
+    const d = recorded(ctx)
     return d?.completedAt ? [] : [{ summary: `set completedAt in ${decisionPath(ctx.inv.stateDir, ctx.facts.site)}` }]
   },
   async apply(ctx) {
-    const d = readDecision(ctx.inv.stateDir, ctx.facts.site) ?? ctx.facts.decision
+    const d = decisionOf(ctx)
     writeDecision(ctx.inv.stateDir, { ...d, completedAt: new Date().toISOString() })
   },
   async verify() {},

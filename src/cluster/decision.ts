@@ -37,3 +37,9 @@ export function writeDecision(stateDir: string, d: FailoverDecision): void {
 }
 
 export const decisionPath = file
+
+/** Keep an older failover's decision beside the new one (site-B.json → site-B.<tag>.json). */
+export function archiveDecision(stateDir: string, site: string): void {
+  const old = readDecision(stateDir, site)
+  if (old) fs.renameSync(file(stateDir, site), file(stateDir, site).replace(/\.json$/, `.${old.tag}.json`))
+}

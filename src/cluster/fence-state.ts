@@ -29,7 +29,7 @@ function failovers(inv: Inventory): FailoverDecision[] {
   if (!fs.existsSync(dir)) return []
   return fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => /^site-[^.]+\.json$/.test(f)) // archived older decisions are site-X.<tag>.json
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as FailoverDecision)
     .filter((d) => d.completedAt)
 }
