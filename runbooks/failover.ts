@@ -11,8 +11,10 @@ import { connectMember, memberEndpoint } from '../src/etcd/client.ts'
 import { keyCount, snapshotToFile, waitWritable } from '../src/etcd/ops.ts'
 import { hostsInSite, hostsWithRole, type Inventory } from '../src/inventory/types.ts'
 import type { Runbook, Step, StepContext } from '../src/runbook/types.ts'
+import type { Etcd3 } from 'etcd3'
 import { etcdContainer, recreateStep, type ContainerEdit } from './steps/containers.ts'
-import { flagValue, hasFlag, processArgv } from '../src/container/flags-read.ts'
+import { getFlag, hasFlag } from '../src/container/command-flags.ts'
+import { processArgv } from '../src/container/inspect.ts'
 import { apiserverSteps, nodeSteps, rkeConfigStep, verifyApiservers } from './steps/kube.ts'
 
 export type Method = 'force-new-cluster' | 'restore'
@@ -113,8 +115,8 @@ export const failover: Runbook<FailoverFacts> = {
     const t = await ctx.conns.get(decision.survivor)
     const c = await etcdContainer(t, inv)
     const argv = c ? processArgv(c) : []
-    const survivorName = flagValue(argv, '--name') ?? `etcd-${decision.survivor}`
-    const survivorPeerUrl = flagValue(argv, '--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`
+    const survivorName = getFlag(argv, '--name') ?? `etcd-${decision.survivor}`
+    const survivorPeerUrl = getFlag(argv, '--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`
     return {
       site: o.site,
       failedSites,
@@ -178,7 +180,7 @@ export const failover: Runbook<FailoverFacts> = {
       await waitWritable(conn.client, `verify-${f.decision.tag}`, 15_000, f.decision.survivor)
       out.push(`quorum read and write through ${f.decision.survivor}: ok`)
       const members = (await conn.client.cluster.memberList({})).members
-      const outside = members.filter((m) => !siteAddresses(ctx.inv, f.site).some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))
+      const outside = members.filter((m) => !inSite(ctx.inv, f.site, m))
       if (outside.length) throw unverified(`members outside site ${f.site} are still listed: ${outside.map((m) => m.name).join(', ')}`)
       out.push(`members: ${members.map((m) => m.name).join(', ')} (all in site ${f.site})`)
       // Kubernetes changes keys after the recovery (pods evicted from tainted Nodes), so the no-data-loss proof
@@ -214,7 +216,9 @@ const decisionOf = (ctx: StepContext<FailoverFacts>): FailoverDecision => record
 const unverified = (message: string) =>
   new DrError({ code: 'failover.unverified', message, exit: 'unverified', hint: 'read the journal, fix the cause, and run the failover again: it resumes' })
 
-const siteAddresses = (inv: Inventory, site: string) => hostsInSite(inv, site).map((h) => h.address)
+/** A listed member belongs to a site when one of its peer URLs is a host of that site. */
+const inSite = (inv: Inventory, site: string, m: { peerURLs: string[] }) =>
+  hostsInSite(inv, site).some((h) => m.peerURLs.some((u) => new URL(u).hostname === h.address))
 
 /** After the failover the only etcd member is the survivor (other members of its site rejoin later). */
 const liveClientUrls = (inv: Inventory, f: FailoverFacts) => [memberEndpoint(inv, f.decision.survivor)]
@@ -314,12 +318,12 @@ rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`
   },
 }
 
-async function survivorWritable(ctx: StepContext<FailoverFacts>): Promise<boolean> {
+/** Ask the survivor something; not reaching it, or any error, is `false`. */
+async function askSurvivor(ctx: StepContext<FailoverFacts>, ask: (c: Etcd3) => Promise<boolean>): Promise<boolean> {
   const conn = await connectMember(ctx.conns, ctx.inv, ctx.facts.decision.survivor, { callTimeoutMs: 2000 }).catch(() => undefined)
   if (!conn) return false
   try {
-    await conn.client.get('dr/probe/none').exists()
-    return true
+    return await ask(conn.client)
   } catch {
     return false
   } finally {
@@ -327,23 +331,13 @@ async function survivorWritable(ctx: StepContext<FailoverFacts>): Promise<boolea
   }
 }
 
+const linearizableRead = async (c: Etcd3) => (await c.get('dr/probe/none').exists(), true)
+
+const survivorWritable = (ctx: StepContext<FailoverFacts>) => askSurvivor(ctx, linearizableRead)
+
 /** True when the survivor leads a writable cluster that lists no member outside its site. */
-async function survivorRunsAlone(ctx: StepContext<FailoverFacts>): Promise<boolean> {
-  const f = ctx.facts
-  const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor, { callTimeoutMs: 2000 }).catch(() => undefined)
-  if (!conn) return false
-  try {
-    const members = (await conn.client.cluster.memberList({})).members
-    const addrs = siteAddresses(ctx.inv, f.site)
-    if (!members.every((m) => addrs.some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))) return false
-    await conn.client.get('dr/probe/none').exists()
-    return true
-  } catch {
-    return false
-  } finally {
-    await conn.close()
-  }
-}
+const survivorRunsAlone = (ctx: StepContext<FailoverFacts>) =>
+  askSurvivor(ctx, async (c) => (await c.cluster.memberList({})).members.every((m) => inSite(ctx.inv, ctx.facts.site, m)) && linearizableRead(c))
 
 function forceNewCluster(survivor: string): Step<FailoverFacts> {
   const edit = (f: FailoverFacts): ContainerEdit => ({
@@ -462,7 +456,6 @@ const removeDeadMembers: Step<FailoverFacts> = {
   title: 'Remove every member outside the surviving site from the member list',
   async check(ctx) {
     const f = ctx.facts
-    const addrs = siteAddresses(ctx.inv, f.site)
     if (!(await survivorWritable(ctx))) {
       // Before the new cluster exists, --force-new-cluster is what drops the dead members; this step only
       // removes what is still listed afterwards.
@@ -474,7 +467,7 @@ const removeDeadMembers: Step<FailoverFacts> = {
     try {
       const members = (await conn.client.cluster.memberList({})).members
       return members
-        .filter((m) => !addrs.some((a) => m.peerURLs.some((u) => u.includes(`//${a}:`))))
+        .filter((m) => !inSite(ctx.inv, f.site, m))
         .map((m) => ({ host: f.decision.survivor, summary: `member remove ${m.name} (${BigInt(m.ID).toString(16)}, ${m.peerURLs.join(',')})`, destructive: true }))
     } catch {
       return [{ host: f.decision.survivor, summary: 'read the member list once the survivor is writable, and remove dead members' }]
@@ -484,9 +477,8 @@ const removeDeadMembers: Step<FailoverFacts> = {
     const f = ctx.facts
     const conn = await connectMember(ctx.conns, ctx.inv, f.decision.survivor)
     try {
-      const addrs = siteAddresses(ctx.inv, f.site)
-      const members = (await conn.client.cluster.memberList({})).members
-      for (const m of members.filter((x) => !addrs.some((a) => x.peerURLs.some((u) => u.includes(`//${a}:`))))) {
+        const members = (await conn.client.cluster.memberList({})).members
+      for (const m of members.filter((x) => !inSite(ctx.inv, f.site, x))) {
         await conn.client.cluster.memberRemove({ ID: m.ID })
       }
     } finally {

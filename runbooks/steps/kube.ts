@@ -7,9 +7,10 @@ import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { recreateStep, tryInspect } from './containers.ts'
-import { flagValue, processArgv } from '../../src/container/flags-read.ts'
+import { getFlag } from '../../src/container/command-flags.ts'
+import { processArgv } from '../../src/container/inspect.ts'
 
-const etcdServersOf = (argv: string[]) => (flagValue(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
+const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 

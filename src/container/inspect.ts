@@ -195,6 +195,9 @@ export interface ImageInspect {
 /** The container's name without docker's leading slash. */
 export const containerName = (c: ContainerInspect): string => c.Name.replace(/^\//, '')
 
+/** The command the process really runs (Path + Args), wherever docker got it from: image entrypoint, Cmd, or both. */
+export const processArgv = (c: ContainerInspect): string[] => [c.Path ?? '', ...(c.Args ?? [])]
+
 /** `docker inspect NAME` over a transport; a missing container is a DrError with code container.not-found. */
 export async function inspectContainer(t: Transport, name: string): Promise<ContainerInspect> {
   const r = await t.$.with({ doing: `inspect container ${name}` })`docker container inspect ${name}`.nothrow()

@@ -3,7 +3,6 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
-import { flagValue, hasFlag } from '../../src/container/flags-read.ts'
 
 const fixture = fs.readFileSync(new URL('../fixtures/rke-1.2/cluster.yml', import.meta.url), 'utf8')
 
@@ -27,13 +26,4 @@ t.test('the edited file is written atomically with a .bak', async (t) => {
   t.equal(fs.readFileSync(`${f}.bak`, 'utf8'), fixture)
   t.notMatch(fs.readFileSync(f, 'utf8'), /192\.168\.31\.101/)
   t.same(fs.readdirSync(dir).sort(), ['cluster.yml', 'cluster.yml.bak'])
-})
-
-t.test('reading flags from a process argv', async (t) => {
-  const argv = ['/usr/local/bin/etcd', '--name=etcd-master3', '--initial-cluster', 'a=https://x:2380', '--force-new-cluster', '--data-dir=/var/lib/rancher/etcd/', '--name=last']
-  t.equal(flagValue(argv, '--name'), 'last', 'the last one wins')
-  t.equal(flagValue(argv, '--initial-cluster'), 'a=https://x:2380')
-  t.equal(flagValue(argv, '--missing'), undefined)
-  t.ok(hasFlag(argv, '--force-new-cluster'))
-  t.notOk(hasFlag(argv, '--enable-v2'))
 })
