@@ -1,6 +1,6 @@
 // The backup pipeline: raw snapshot bytes → sha256 (+ etcd's own trailer check) → gzip → age → sink, streamed
 // with backpressure end to end, so memory stays flat whatever the database size. And its inverse for verify.
-import { Readable, type Writable } from 'node:stream'
+import { Transform, type Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import type { Etcd3 } from 'etcd3'
@@ -30,11 +30,23 @@ export const DEFAULT_COMPRESSION_LEVEL = 1
  * sends no faster than the slowest stage downstream consumes.
  */
 export function snapshotSource(client: Etcd3, opts: { timeoutMs?: number } = {}): Readable {
-  async function* blobs() {
-    const stream = await client.maintenance.snapshot({ deadline: Date.now() + (opts.timeoutMs ?? 3_600_000) })
-    for await (const msg of stream as unknown as AsyncIterable<{ blob: Buffer }>) yield msg.blob
-  }
-  return Readable.from(blobs(), { objectMode: false, highWaterMark: 1 << 20 })
+  const out = new Transform({
+    writableObjectMode: true,
+    readableHighWaterMark: 1 << 20,
+    transform(msg: { blob: Buffer }, _enc, cb) {
+      cb(null, msg.blob)
+    },
+  })
+  client.maintenance.snapshot({ deadline: Date.now() + (opts.timeoutMs ?? 3_600_000) }).then(
+    (stream) => {
+      const s = stream as unknown as Readable
+      s.on('error', (e) => out.destroy(e))
+      out.on('close', () => s.destroy())
+      s.pipe(out)
+    },
+    (e) => out.destroy(e),
+  )
+  return out
 }
 
 export async function encodeSnapshot(source: Readable, sink: Writable, opts: EncodeOptions): Promise<EncodeResult> {

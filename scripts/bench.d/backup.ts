@@ -1,0 +1,150 @@
+// Benchmark of `dr backup`: fill an etcd member to ≥ 1 GiB, then print
+//   1. dr's raw snapshot (the Snapshot RPC to a file) vs `etcdctl snapshot save` against the same member (ratio),
+//   2. the full pipeline (sha256 + gzip + age + SFTP upload over a real sshd on loopback),
+//   3. dr's peak memory (VmHWM of the child process doing each backup).
+// The member is a local one-member TLS etcd started here: filling a lab member to 1 GiB would replicate 3 GiB into
+// the shared lab that other tests use. DR_BENCH_GIB sets the size (default 1.05).
+import { execFileSync, spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { Etcd3 } from 'etcd3'
+import { generateIdentity, identityToRecipient } from 'age-encryption'
+
+const role = process.argv[2]
+
+interface ChildConfig {
+  endpoint: string
+  tls: { caFile: string; certFile: string; keyFile: string }
+  out: string
+  recipient?: string
+  sftp?: { port: number; user: string; key: string; knownHosts: string; dir: string }
+  spool: string
+}
+
+function clientFor(c: ChildConfig) {
+  return new Etcd3({
+    hosts: c.endpoint,
+    credentials: { rootCertificate: fs.readFileSync(c.tls.caFile), certChain: fs.readFileSync(c.tls.certFile), privateKey: fs.readFileSync(c.tls.keyFile) },
+  })
+}
+
+/** Child: one backup, then its own figures as JSON on stdout. */
+async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
+  const { snapshotSource } = await import('../../src/backup/pipeline.ts')
+  const client = clientFor(c)
+  const started = process.hrtime.bigint()
+  if (process.env.DR_BENCH_TRACE) {
+    let peak = 0
+    setInterval(() => {
+      const m = process.memoryUsage()
+      if (m.rss <= peak) return
+      peak = m.rss
+      const at = (Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)
+      process.stderr.write(`${kind} ${at} s: rss ${(m.rss / 2 ** 20) | 0} heap ${(m.heapUsed / 2 ** 20) | 0} external ${(m.external / 2 ** 20) | 0} MiB\n`)
+    }, 50).unref()
+  }
+  let extra: Record<string, unknown> = {}
+  if (kind === 'raw') {
+    await pipeline(snapshotSource(client), fs.createWriteStream(c.out))
+  } else {
+    const { takeBackup } = await import('../../src/backup/take.ts')
+    const { SftpStore } = await import('../../src/backup/store-sftp.ts')
+    const { SshTransport } = await import('../../src/transport/ssh.ts')
+    const { SSH_DEFAULTS } = await import('../../src/inventory/defaults.ts')
+    const s = c.sftp!
+    const ssh = await SshTransport.connect({ name: 'bench-sftp', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: s.port, user: s.user, identityFile: s.key, knownHosts: s.knownHosts } })
+    const store = new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
+    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client }, store, recipients: [c.recipient!], spoolDir: c.spool, drVersion: 'bench' })
+    extra = { stored: taken.metadata.stored.size, snapshot: taken.metadata.snapshot.size, sha256: taken.metadata.snapshot.sha256 }
+    await ssh.close()
+  }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6
+  client.close()
+  // VmHWM, not getrusage's ru_maxrss: on Linux ru_maxrss survives exec, so a child would report its parent's peak.
+  const maxRssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1])
+  process.stdout.write(JSON.stringify({ ms, maxRssKiB, ...extra }) + '\n')
+}
+
+function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB: number; [k: string]: unknown }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import=tsx', new URL(import.meta.url).pathname, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stdin.end(JSON.stringify(c))
+    p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`${kind} child exited ${code}`))))
+  })
+}
+
+const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+
+async function main() {
+  const { startEtcd } = await import('../../test/helpers/etcd.ts')
+  const { startSshd } = await import('../../test/helpers/sshd.ts')
+  const gib = Number(process.env.DR_BENCH_GIB ?? '1.05')
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-bench-backup-'))
+  console.log(`member: a local one-member etcd ${execFileSync('etcd', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace('etcd Version: ', '')} with TLS on loopback (not the lab: filling a lab member would replicate ${(gib * 3).toFixed(1)} GiB into the shared lab)`)
+  const etcd = await startEtcd({ members: 1, tls: true, quotaBytes: 8 * 1024 ** 3 })
+  const sshd = await startSshd()
+  const knownHosts = path.join(sshd.dir, 'known_hosts')
+  fs.writeFileSync(knownHosts, sshd.knownHostsLine + '\n')
+  try {
+    const cfg: ChildConfig = {
+      endpoint: etcd.endpoints[0],
+      tls: { caFile: etcd.tls!.caFile, certFile: etcd.tls!.certFile, keyFile: etcd.tls!.keyFile },
+      out: path.join(scratch, 'dr-raw.db'),
+      spool: path.join(scratch, 'spool'),
+    }
+    // Fill: 1 MiB values of hex text (compresses about 2:1, like a mix of protobuf and JSON objects).
+    const client = clientFor(cfg)
+    const t0 = Date.now()
+    let i = 0
+    for (;;) {
+      const st = await client.maintenance.status()
+      if (Number(st.dbSize) >= gib * 1024 ** 3) break
+      await Promise.all(Array.from({ length: 8 }, () => client.put(`/registry/bench/${String(i++).padStart(6, '0')}`).value(randomBytes(512 * 1024).toString('hex'))))
+    }
+    const st = await client.maintenance.status()
+    client.close()
+    console.log(`filled: ${i} keys, db size ${mb(Number(st.dbSize))} in ${secs(Date.now() - t0)}`)
+
+    const ctlFile = path.join(scratch, 'etcdctl.db')
+    const c0 = process.hrtime.bigint()
+    execFileSync('etcdctl', [...etcd.etcdctlArgs(), 'snapshot', 'save', ctlFile], { env: etcd.env(), stdio: 'pipe' })
+    const ctlMs = Number(process.hrtime.bigint() - c0) / 1e6
+    const raw = await runChild('raw', cfg)
+    const ratio = raw.ms / ctlMs
+    console.log(`raw snapshot:   dr ${secs(raw.ms)}  vs  etcdctl snapshot save ${secs(ctlMs)}  → ratio ${ratio.toFixed(2)} (aim ≤ 1.10)  [${mb(fs.statSync(cfg.out).size)}]`)
+    console.log(`                dr peak RSS ${mb(raw.maxRssKiB * 1024)}`)
+    fs.rmSync(ctlFile)
+
+    const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
+    fs.rmSync(cfg.out)
+    const identity = await generateIdentity()
+    const full = await runChild('pipeline', {
+      ...cfg,
+      recipient: await identityToRecipient(identity),
+      sftp: { port: sshd.port, user: sshd.user, key: sshd.userKeyPath, knownHosts, dir: path.join(scratch, 'sftp') },
+    })
+    console.log(
+      `full pipeline:  ${secs(full.ms)} for sha256 + gzip + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
+    )
+    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 200 MiB)`)
+    console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
+  } finally {
+    await sshd.stop()
+    await etcd.stop()
+    fs.rmSync(scratch, { recursive: true, force: true })
+  }
+}
+
+if (role === 'raw' || role === 'pipeline') {
+  const cfg = JSON.parse(fs.readFileSync(0, 'utf8')) as ChildConfig
+  await child(role, cfg)
+  process.exit(0)
+} else {
+  await main()
+}
