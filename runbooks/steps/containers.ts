@@ -64,8 +64,9 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
     async apply(ctx) {
       const t = await ctx.conns.get(spec.host)
       const name = spec.container(ctx.inv)
-      // recreateContainer repairs what a killed run left (it records each phase on the host).
-      await recreateContainer(t, name, { ...spec.edit(ctx.facts, ctx.inv), keepRunningCheckMs: 2000 })
+      // recreateContainer repairs what a killed run left (it records each phase on the host). A short stay-up
+      // check is enough: `after` then waits for the service itself (a leader and a write, or /readyz).
+      await recreateContainer(t, name, { ...spec.edit(ctx.facts, ctx.inv), keepRunningCheckMs: 500 })
       evidence = spec.after ? await spec.after(ctx) : undefined
     },
     async verify(ctx) {
