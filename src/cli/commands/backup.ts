@@ -168,10 +168,14 @@ export function registerBackup(program: Command) {
     .argument('<id>', 'backup id (from `dr backup list`)')
     .option('--store <name>', 'store holding it')
     .option('--identity <file>', 'age identity file (default: backup.encryption.identityFile)')
+    .option('--force', 'restore even though etcd still has quorum (rolls a working cluster back)')
+    .option('--break-lock', "take over the cluster's lock from a dead run")
     .action(
       action(async (ctx, args, opts) => {
-        const { restoreCommand } = await import('../../backup/restore-cli.ts')
-        return restoreCommand(ctx, args[0], opts)
+        const { runRunbook } = await import('../runbook-command.ts')
+        const { restoreRunbook } = await import('../../backup/restore.ts')
+        const identity = opts.identity ? path.resolve(opts.identity) : undefined
+        return runRunbook(ctx, restoreRunbook, { id: args[0], store: opts.store, identity, force: !!opts.force }, { breakLock: !!opts.breakLock })
       }),
     )
 
