@@ -1,7 +1,6 @@
 // `dr failover` and `dr fence`: thin wrappers that validate options and hand the runbook to the engine.
 import { type Command, Option } from 'commander'
 import { formatDuration } from '../../core/output.ts'
-import { DrError } from '../../core/error.ts'
 import { action } from '../run.ts'
 
 // Runbooks and the engine load when a command runs, so `dr --help` stays fast.
@@ -16,7 +15,7 @@ export function registerFailover(program: Command) {
     .command('failover')
     .description('rebuild etcd from the surviving site when the other site (holding the etcd majority) is lost')
     .requiredOption('--site <site>', 'the site that survived')
-    .addOption(new Option('--method <method>', 'how to rebuild etcd').choices(['force-new-cluster', 'restore']).default('force-new-cluster'))
+    .addOption(new Option('--method <method>', 'how to rebuild etcd (default: force-new-cluster; a resumed run keeps its method)').choices(['force-new-cluster', 'restore']))
     .option('--force', 'go on even though etcd still has quorum (you are sure the other site is gone)')
     .option('--delete-nodes', "delete the lost site's Node objects instead of tainting them out-of-service")
     .option('--rke-config <file>', "write RKE's cluster.yml without the lost site's nodes (a .bak is kept)")
@@ -38,7 +37,7 @@ Methods:
                      member, wait for a leader and a write, then re-create it without the flag. Keeps the data,
                      the revision and the cluster ID.
   restore            restore the safety snapshot as a new one-member cluster with a fresh --initial-cluster-token:
-                     a new cluster ID, so the old members can never merge back. (not built yet)
+                     a new cluster ID, so the old members can never merge back.
 
 Nothing is deleted: old containers are kept as <name>-old-<time>, the data dir as <dir>.dr-before-failover-<time>.
 When the lost site comes back, fence it before it can form its own quorum: dr fence --site <lost site>.
@@ -49,9 +48,6 @@ Examples:
     )
     .action(
       action(async (ctx, _args, opts) => {
-        if (opts.method === 'restore') {
-          throw new DrError({ code: 'not-built', message: 'failover --method restore is not built yet', hint: 'use the default --method force-new-cluster', exit: 'usage' })
-        }
         const { runRunbook, failover } = await load()
         const inv = await ctx.inventory()
         const lost = Object.keys(inv.sites).filter((s) => s !== opts.site)
