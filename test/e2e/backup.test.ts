@@ -4,6 +4,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import YAML from 'yaml'
+import { generateIdentity } from 'age-encryption'
 import { TestLab } from '../helpers/lab.ts'
 
 const lab = new TestLab('e2e-backup')
@@ -72,4 +73,32 @@ t.test('dr check: the backups are fresh', async (t) => {
   const findings = r.json().findings
   t.match(findings.find((f: { subject: string }) => f.subject === 'store local'), { severity: 'ok' })
   t.match(findings.find((f: { subject: string }) => f.subject === 'store offsite'), { severity: 'ok' })
+})
+
+t.test('restore refuses a wrongly-decrypted backup before touching anything', async (t) => {
+  const before = await lab.containerIds('master1')
+  const key = '/tmp/dr-e2e-wrong.age'
+  fs.writeFileSync(key, (await generateIdentity()) + '\n')
+  const r = await dr(['backup', 'restore', ids.local, '--store', 'local', '--identity', key, '--yes', '--force'], { timeoutMs: 300_000 })
+  t.equal(r.code, 3, `refused: ${r.stderr}`)
+  t.match(r.stderr, /error\[backup\.wrong-key\]/)
+  t.equal(await lab.containerIds('master1'), before, 'etcd untouched')
+})
+
+t.test('full-cluster restore after every member is wiped brings back every key', async (t) => {
+  for (const m of ['master1', 'master2', 'master3']) {
+    await lab.sh(m, 'docker update --restart=no etcd >/dev/null && docker stop etcd >/dev/null && rm -rf /var/lib/etcd/member')
+  }
+  const plan = await dr(['backup', 'restore', ids.local, '--store', 'local', '--plan'], { timeoutMs: 300_000 })
+  t.equal(plan.code, 0, plan.stderr)
+  t.match(plan.stdout, /Restore the snapshot into master3's data dir/)
+  const started = Date.now()
+  const r = await dr(['backup', 'restore', ids.local, '--store', 'local', '--yes'], { timeoutMs: 600_000 })
+  t.equal(r.code, 0, r.stderr + r.stdout)
+  t.comment(`restore took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const keys = (await lab.etcdctl('master3', ['get', '--prefix', '/registry/e2e-backup/', '--keys-only'])).split('\n').filter(Boolean)
+  t.equal(keys.length, KEYS, 'every key is back')
+  const again = await dr(['backup', 'restore', ids.local, '--store', 'local', '--yes'], { timeoutMs: 600_000 })
+  t.equal(again.code, 0, again.stderr)
+  t.match(again.stdout, /nothing to do|0 step/i, 'a second run has nothing to do')
 })

@@ -8,7 +8,9 @@ import path from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { startEtcd, freePort, type EtcdCluster } from '../helpers/etcd.ts'
-import { dr } from '../helpers/dr.ts'
+import { dr, DR } from '../helpers/dr.ts'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { startSshd } from '../helpers/sshd.ts'
 import { DirStore } from '../../src/backup/store-dir.ts'
 import { SftpStore } from '../../src/backup/store-sftp.ts'
@@ -195,6 +197,20 @@ stateDir: state
   t.match(failed.stderr, /error\[backup\.store-failed\]/)
   t.match(failed.stderr, /kept locally at .*state\/backups\/spool\/cli_.*\.db\.gz\.age/)
   t.equal(fs.readdirSync(path.join(dir, 'state', 'backups', 'spool')).length, 2)
+
+  // The daemon waits for its next cron time in the foreground; SIGTERM ends it at once with exit 0.
+  const daemon = spawn(process.execPath, [DR, '-i', invFile, 'backup', 'daemon', '--cron', '0 0 1 1 *'], { env: { ...process.env, CI: 'true' } })
+  let derr = ''
+  daemon.stderr.on('data', (d) => (derr += d))
+  const deadline = Date.now() + 30_000
+  while (!/next backup at/.test(derr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  t.match(derr, /next backup at \d{4}-01-01T/, 'the daemon scheduled its next run')
+  const sent = Date.now()
+  daemon.kill('SIGTERM')
+  const [code] = (await once(daemon, 'exit')) as [number | null]
+  t.equal(code, 0, 'SIGTERM: clean exit 0')
+  t.ok(Date.now() - sent < 5000, 'promptly')
+  t.match(derr, /SIGTERM: stopping/)
 
   const prom = fs.readFileSync(path.join(dir, 'metrics', 'dr_backup.prom'), 'utf8')
   t.match(prom, /^dr_backup_failures_total\{cluster="cli",store="offsite"\} 1$/m)
