@@ -63,7 +63,7 @@ t.test('an unreachable offsite store fails loudly and keeps the local copy', asy
   const r = await dr(['backup', 'now', '--store', 'offsite', '--retries', '2'], { timeoutMs: 300_000 })
   t.equal(r.code, 1, 'exit 1')
   t.match(r.stderr, /error\[backup\.store-failed\]/)
-  const m = /kept locally at (\S+)/.exec(r.stderr)
+  const m = /kept locally at ([^\s;]+)/.exec(r.stderr)
   t.ok(m && fs.existsSync(m[1]), `the local copy exists (${m?.[1]})`)
   t.ok(m?.[1].startsWith(stateDir), 'under the inventory stateDir')
 })
