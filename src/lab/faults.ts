@@ -1,6 +1,9 @@
 // Faults a drill injects: a site loses power (its node containers are killed, then started again like rebooted
 // hosts), and sites lose sight of each other (iptables DROP inside the nodes' network namespaces, leaving
 // traffic with the docker host — dr's SSH — alone).
+import fsp from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 import { DrError } from '../core/error.ts'
 import type { Output } from '../core/output.ts'
 import { docker, dockerExec, requireEngine } from './docker.ts'
@@ -58,20 +61,36 @@ export function partitionRules(peers: string[]): string[][] {
 const ENSURE_CHAIN = `iptables -w -N ${PARTITION_CHAIN} 2>/dev/null || true
 for c in INPUT OUTPUT FORWARD; do iptables -w -C $c -j ${PARTITION_CHAIN} 2>/dev/null || iptables -w -I $c 1 -j ${PARTITION_CHAIN}; done`
 
-async function running(lab: string, site: string): Promise<NodeContainer[]> {
-  const nodes = await siteNodes(lab, site)
-  const down = nodes.filter((c) => c.state !== 'running')
-  if (down.length) {
-    throw new DrError({ code: 'lab.site-down', message: `site ${site} has stopped nodes (${down.map((c) => c.name).join(', ')})`, hint: `run \`dr lab start-site ${site}\` first` })
+/** Where a node keeps the peers it drops, so its boot re-applies them (see node-files/dr-lab-node-init). */
+const PARTITION_FILE = '/etc/dr-lab-partition'
+
+/** Record the peers a node drops; `docker cp` works on a stopped node too. */
+async function recordPeers(node: NodeContainer, peers: string[]): Promise<void> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dr-lab-partition-'))
+  try {
+    const file = path.join(dir, 'peers')
+    await fsp.writeFile(file, peers.map((p) => `${p}\n`).join(''))
+    await docker(['cp', file, `${node.container}:${PARTITION_FILE}`], { doing: `record the partition on ${node.name}` })
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true })
   }
-  return nodes
 }
 
+async function recordedPeers(node: NodeContainer): Promise<string[]> {
+  const r = await docker(['cp', `${node.container}:${PARTITION_FILE}`, '-'], { nothrow: true })
+  // `docker cp … -` writes a tar stream: the addresses are its only dotted quads.
+  return r.ok ? [...new Set(r.stdout.match(/\b\d+\.\d+\.\d+\.\d+\b/g) ?? [])] : []
+}
+
+/** Partition two sites: running nodes drop the traffic now, and every node (stopped ones too) on its next boot. */
 export async function partition(lab: string, a: string, b: string, out: Output): Promise<void> {
   if (a === b) throw new DrError({ code: 'lab.bad-option', message: 'partition needs two different sites', exit: 'usage' })
-  const [na, nb] = [await running(lab, a), await running(lab, b)]
+  const [na, nb] = [await siteNodes(lab, a), await siteNodes(lab, b)]
   out.progress(`partitioning site ${a} (${na.map((c) => c.ip).join(', ')}) from site ${b} (${nb.map((c) => c.ip).join(', ')})`)
   const apply = async (node: NodeContainer, peers: NodeContainer[]) => {
+    const all = [...new Set([...(await recordedPeers(node)), ...peers.map((p) => p.ip)])]
+    await recordPeers(node, all)
+    if (node.state !== 'running') return
     await dockerExec(node.container, ['sh', '-c', ENSURE_CHAIN], { doing: `prepare iptables on ${node.name}` })
     for (const rule of partitionRules(peers.map((p) => p.ip))) {
       const check = ['iptables', '-w', '-C', ...rule.slice(3)]
@@ -81,10 +100,12 @@ export async function partition(lab: string, a: string, b: string, out: Output):
   await Promise.all([...na.map((n) => apply(n, nb)), ...nb.map((n) => apply(n, na))])
 }
 
-/** Remove every partition rule on every running node. */
+/** Remove every partition rule on every running node, and the recorded ones on every node. */
 export async function heal(lab: string, out: Output): Promise<string[]> {
   await requireEngine()
-  const nodes = (await listNodeContainers(lab)).filter((c) => c.state === 'running')
+  const all = await listNodeContainers(lab)
+  await Promise.all(all.map(async (n) => ((await recordedPeers(n)).length ? recordPeers(n, []) : undefined)))
+  const nodes = all.filter((c) => c.state === 'running')
   const healed: string[] = []
   await Promise.all(
     nodes.map(async (n) => {

@@ -20,6 +20,7 @@ t.test('an unfenced site A cut off from B forms a second quorum; dr status sees 
   t.equal(f.code, 0, f.stderr)
   await etcdctl('master3', ['put', '/registry/split/after-failover', 'new'])
 
+  // Site A comes back already cut off from B (the partition is recorded on its stopped nodes, applied at boot).
   await lab.partition('A', 'B')
   await lab.startSite('A')
 
