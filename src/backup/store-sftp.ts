@@ -8,15 +8,6 @@ import type { Transport } from '../transport/types.ts'
 import { isPartialName, partialName } from './naming.ts'
 import type { BackupStore, SaveOptions, StoredObject } from './store.ts'
 
-/**
- * SFTP writes wait for each reply; with Nagle's algorithm on, every reply waits for the peer's delayed ACK and a
- * loopback upload crawls at ~2 MB/s instead of ~60 MB/s. Until the SSH transport sets TCP_NODELAY itself, do it here.
- */
-function noDelay(t: Transport) {
-  const client = (t as unknown as { client?: { setNoDelay?: (on: boolean) => void } }).client
-  client?.setNoDelay?.(true)
-}
-
 export class SftpStore implements BackupStore {
   readonly type = 'sftp' as const
   constructor(
@@ -53,8 +44,7 @@ export class SftpStore implements BackupStore {
 
   async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
     const t = await this.transport()
-    noDelay(t)
-    await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
+        await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
       await t.$`mkdir -p -m 700 ${this.dir}`
     })
     const tmp = this.file(partialName(name, randomBytes(4).toString('hex')))

@@ -62,7 +62,10 @@ export function listenTunnel(connect: () => net.Socket | Promise<NodeJS.ReadWrit
         const end = () => sock.destroy()
         ;(upstream as NodeJS.EventEmitter).on('error', end)
         ;(upstream as NodeJS.EventEmitter).on('close', end)
-        sock.on('error', () => (upstream as unknown as { destroy?: () => void }).destroy?.())
+        // Either side closing ends the other: a tunnel must not keep a finished connection (or dr) alive.
+        const destroyUpstream = () => (upstream as unknown as { destroy?: () => void }).destroy?.()
+        sock.on('error', destroyUpstream)
+        sock.on('close', destroyUpstream)
       } catch {
         sock.destroy()
       }

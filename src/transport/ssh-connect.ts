@@ -134,6 +134,9 @@ export async function openClient(target: SshTarget, via?: Via): Promise<{ client
       }
       client.once('ready', () => {
         settled = true
+        // SFTP and tunnels wait on each reply; with Nagle's algorithm on, every reply waits for a delayed ACK
+        // (a loopback SFTP upload ran at ~2 MB/s instead of ~60 MB/s).
+        client.setNoDelay(true)
         resolve()
       })
       client.on('error', fail)
