@@ -1,6 +1,8 @@
 // Quorum math and survivor choice: pure functions over data, where most of the failover's judgement lives.
 
-export const quorumOf = (members: number): number => Math.floor(members / 2) + 1
+import { quorumOf } from '../inventory/site-loss.ts'
+
+export { quorumOf }
 
 export interface MemberView {
   host: string
