@@ -3,10 +3,10 @@ import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
-import { Readable, Transform } from 'node:stream'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { isPartialName, partialName } from './naming.ts'
-import type { BackupStore, SaveOptions, StoredObject } from './store.ts'
+import { byteCounter, type BackupStore, type SaveOptions, type StoredObject } from './store.ts'
 
 export class DirStore implements BackupStore {
   readonly type = 'dir' as const
@@ -41,15 +41,9 @@ export class DirStore implements BackupStore {
   async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 })
     const tmp = path.join(this.dir, partialName(name, randomBytes(4).toString('hex')))
-    let size = 0
-    const count = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        size += chunk.length
-        cb(null, chunk)
-      },
-    })
+    const count = byteCounter()
     try {
-      await pipeline(source, count, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: opts.signal })
+      await pipeline(source, count.stream, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: opts.signal })
       // Durable before visible: fsync the data, rename, fsync the directory.
       const fh = await fsp.open(tmp, 'r')
       await fh.sync().finally(() => fh.close())
@@ -60,7 +54,7 @@ export class DirStore implements BackupStore {
       await fsp.unlink(tmp).catch(() => {})
       throw e
     }
-    return { size }
+    return { size: count.size() }
   }
 
   async delete(name: string): Promise<void> {

@@ -2,11 +2,11 @@
 // hidden temporary name and renamed into view, so a cut connection never leaves a half object that looks whole.
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { Readable, Transform, type Writable } from 'node:stream'
+import { Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Transport } from '../transport/types.ts'
 import { isPartialName, partialName } from './naming.ts'
-import type { BackupStore, SaveOptions, StoredObject } from './store.ts'
+import { byteCounter, type BackupStore, type SaveOptions, type StoredObject } from './store.ts'
 
 export class SftpStore implements BackupStore {
   readonly type = 'sftp' as const
@@ -48,22 +48,16 @@ export class SftpStore implements BackupStore {
       await t.$`mkdir -p -m 700 ${this.dir}`
     })
     const tmp = this.file(partialName(name, randomBytes(4).toString('hex')))
-    let size = 0
-    const count = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        size += chunk.length
-        cb(null, chunk)
-      },
-    })
+    const count = byteCounter()
     try {
       const sink = (await t.createWriteStream(tmp, { mode: 0o600 })) as Writable
-      await pipeline(source, count, sink, { signal: opts.signal })
+      await pipeline(source, count.stream, sink, { signal: opts.signal })
       await t.rename(tmp, this.file(name))
     } catch (e) {
       await t.unlink(tmp).catch(() => {})
       throw e
     }
-    return { size }
+    return { size: count.size() }
   }
 
   async delete(name: string): Promise<void> {

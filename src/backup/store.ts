@@ -1,6 +1,6 @@
 // A backup store is four operations (gardener's etcd-backup-restore has the same seam): List, Fetch, Save, Delete.
 // Save is atomic: an object is either absent or complete (temporary name then rename; multipart completion on S3).
-import type { Readable } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import type { StoreConfig } from '../inventory/types.ts'
 import type { Transport } from '../transport/types.ts'
 
@@ -57,4 +57,16 @@ export async function openStore(cfg: StoreConfig, deps: StoreDeps = {}): Promise
       return new S3Store(cfg, deps.env ?? process.env)
     }
   }
+}
+
+/** A pass-through stream that counts the bytes a store writes. */
+export function byteCounter(): { stream: Transform; size: () => number } {
+  let size = 0
+  const stream = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      size += chunk.length
+      cb(null, chunk)
+    },
+  })
+  return { stream, size: () => size }
 }

@@ -8,19 +8,10 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { Etcd3 } from 'etcd3'
 import { DrError } from '../core/error.ts'
+import { freeLoopbackPort } from '../transport/local.ts'
 
 const run = promisify(execFile)
 
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export interface SnapshotStatus {
   hash: number

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import net from 'node:net'
 import { Duplex, PassThrough, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
-import { listenTunnel, runLocal } from './local.ts'
+import { listenTunnel, runLocal, TunnelSet } from './local.ts'
 import { makeShell, quote, settle } from './shell.ts'
 import { killGroupCommand, listDirCommand, parseNulList, reportPid, splitPid, writeFileCommand } from './remote-commands.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
@@ -18,7 +18,7 @@ interface Collected {
 export class DockerExecTransport implements Transport {
   readonly kind = 'docker-exec' as const
   readonly $
-  private readonly tunnels = new Set<Tunnel>()
+  private readonly tunnels = new TunnelSet()
 
   constructor(
     readonly host: string,
@@ -144,7 +144,7 @@ export class DockerExecTransport implements Transport {
     const ip = local ? ((await this.containerIps())[0] ?? this.address) : targetHost
     if (!ip)
       throw new DrError({ code: 'docker-exec.no-address', host: this.host, message: `${this.host}: container ${this.container} has no IP address`, hint: 'is the container running? (docker ps)' })
-    return this.track(await listenTunnel(() => net.connect(targetPort, ip)))
+    return this.tunnels.track(await listenTunnel(() => net.connect(targetPort, ip)))
   }
 
   /** Each connection runs `socat` inside the container, which must have it (kind node images do not). */
@@ -157,7 +157,7 @@ export class DockerExecTransport implements Transport {
         message: `${this.host}: cannot tunnel to ${socketPath}: container ${this.container} has no socat`,
         hint: `run the command inside the container instead (\`docker exec ${this.container} …\`), or install socat in it`,
       })
-    return this.track(
+    return this.tunnels.track(
       await listenTunnel(async () => {
         const argv = [this.docker, 'exec', '-i', this.container, 'socat', 'STDIO', `UNIX-CONNECT:${socketPath}`]
         const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] })
@@ -168,19 +168,7 @@ export class DockerExecTransport implements Transport {
     )
   }
 
-  private track(t: Tunnel): Tunnel {
-    const tracked: Tunnel = {
-      localPort: t.localPort,
-      close: async () => {
-        this.tunnels.delete(tracked)
-        await t.close()
-      },
-    }
-    this.tunnels.add(tracked)
-    return tracked
-  }
-
   async close() {
-    await Promise.all([...this.tunnels].map((t) => t.close()))
+    await this.tunnels.closeAll()
   }
 }

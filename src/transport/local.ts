@@ -48,6 +48,18 @@ export function runLocal(
   })
 }
 
+/** A free TCP port on 127.0.0.1 (for a local listener or a throwaway server). */
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
 /** A tunnel is a local listener that pipes each connection to `connect()`. */
 export function listenTunnel(connect: () => net.Socket | Promise<NodeJS.ReadWriteStream>): Promise<Tunnel> {
   return new Promise((resolve, reject) => {
@@ -83,6 +95,25 @@ export function listenTunnel(connect: () => net.Socket | Promise<NodeJS.ReadWrit
       })
     })
   })
+}
+
+/** The tunnels a transport opened, so closing the transport closes them all. */
+export class TunnelSet {
+  private readonly open = new Set<Tunnel>()
+  track(t: Tunnel): Tunnel {
+    const tracked: Tunnel = {
+      localPort: t.localPort,
+      close: async () => {
+        this.open.delete(tracked)
+        await t.close()
+      },
+    }
+    this.open.add(tracked)
+    return tracked
+  }
+  async closeAll() {
+    await Promise.all([...this.open].map((t) => t.close()))
+  }
 }
 
 export class LocalTransport implements Transport {

@@ -3,7 +3,7 @@
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2'
 import { DrError } from '../core/error.ts'
 import type { SshSettings } from '../inventory/types.ts'
-import { listenTunnel } from './local.ts'
+import { listenTunnel, TunnelSet } from './local.ts'
 import { makeShell, quote, settle } from './shell.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
 import { openClient, type SshTarget } from './ssh-connect.ts'
@@ -32,7 +32,7 @@ export class SshTransport implements Transport {
   readonly host: string
   readonly $
   private readonly files: SshFiles
-  private readonly tunnels = new Set<Tunnel>()
+  private readonly tunnels = new TunnelSet()
   private closed = false
 
   private constructor(
@@ -186,16 +186,7 @@ export class SshTransport implements Transport {
   }
 
   private async tunnel(open: () => Promise<ClientChannel>): Promise<Tunnel> {
-    const t = await listenTunnel(open)
-    const tracked: Tunnel = {
-      localPort: t.localPort,
-      close: async () => {
-        this.tunnels.delete(tracked)
-        await t.close()
-      },
-    }
-    this.tunnels.add(tracked)
-    return tracked
+    return this.tunnels.track(await listenTunnel(open))
   }
 
   forward(targetHost: string, targetPort: number): Promise<Tunnel> {
@@ -235,7 +226,7 @@ export class SshTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.tunnels].map((t) => t.close()))
+    await this.tunnels.closeAll()
     if (this.closed) return
     await new Promise<void>((resolve) => {
       this.client.once('close', () => resolve())

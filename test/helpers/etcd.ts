@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freeLoopbackPort } from '../../src/transport/local.ts'
 
 export interface EtcdTls {
   caFile: string
@@ -41,16 +42,7 @@ export interface StartEtcdOptions {
   keep?: boolean
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
+export const freePort = freeLoopbackPort
 
 /** A CA, one server+peer certificate valid for 127.0.0.1/localhost, and a client certificate. */
 export function makeCerts(dir: string): EtcdTls {

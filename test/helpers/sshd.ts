@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freeLoopbackPort } from '../../src/transport/local.ts'
 
 export interface SshdOptions {
   /** Port on 127.0.0.1; a free one by default. */
@@ -42,16 +43,7 @@ export interface Sshd {
   stop(): Promise<void>
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-}
+export const freePort = freeLoopbackPort
 
 const pubBlob = (pubFile: string) => Buffer.from(fs.readFileSync(pubFile, 'utf8').trim().split(/\s+/)[1], 'base64')
 const fingerprintOf = (blob: Buffer) => 'SHA256:' + createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')
