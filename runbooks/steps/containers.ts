@@ -89,8 +89,8 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
 function describeEdit(e: ContainerEdit): string {
   const parts = [
     ...Object.entries(e.setArgs ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(e.addArgs ?? []).map((a) => `+${a}`),
-    ...(e.removeArgs ?? []).map((a) => `-${a}`),
+    ...(e.addArgs ?? []).map((a) => `add ${a}`),
+    ...(e.removeArgs ?? []).map((a) => `remove ${a}`),
     ...(e.restartPolicy ? [`restart=${e.restartPolicy.Name}`] : []),
   ]
   return parts.length ? ` (${parts.join(', ')})` : ''

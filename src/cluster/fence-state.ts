@@ -45,10 +45,13 @@ export async function hostFence(conns: TransportSource, inv: Inventory, host: st
   }
 }
 
-/** For each site a completed failover left behind: which of its hosts are back, and fenced or not. */
-export async function fenceState(conns: TransportSource, inv: Inventory): Promise<FenceState[]> {
+/**
+ * For each site a completed failover (still in effect: `inEffect`) left behind: which of its hosts are back, and
+ * fenced or not.
+ */
+export async function fenceState(conns: TransportSource, inv: Inventory, inEffect: (d: FailoverDecision) => boolean): Promise<FenceState[]> {
   const out: FenceState[] = []
-  for (const d of failovers(inv)) {
+  for (const d of failovers(inv).filter(inEffect)) {
     for (const site of Object.keys(inv.sites).filter((s) => s !== d.site)) {
       const etcdHosts = hostsInSite(inv, site).filter((h) => h.roles.includes('etcd') || h.roles.includes('controlplane'))
       const hosts = await Promise.all(etcdHosts.map((h) => hostFence(conns, inv, h.name)))

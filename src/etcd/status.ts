@@ -37,6 +37,8 @@ export interface ClusterStatus {
   /** The member list as one reachable member sees it (the survivor's view after a failover). */
   memberList: ListedMember[]
   memberListFrom?: string
+  /** Each reachable member's own view of the member list (two views differ in a split brain). */
+  memberLists: Record<string, ListedMember[]>
   verdict: QuorumVerdict
   probedAt: string
   durationMs: number
@@ -47,6 +49,8 @@ const hex = (id: string | undefined) => (id ? BigInt(id).toString(16) : undefine
 function errorText(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e)
   if (/DEADLINE|deadline/i.test(msg)) return 'timed out'
+  // gRPC's UNAVAILABLE carries a paragraph; the host answered SSH, so etcd itself is not listening.
+  if (/UNAVAILABLE/.test(msg) && /ECONNRESET|ECONNREFUSED|No connection established/.test(msg)) return 'etcd is not answering on its client port (not running?)'
   return msg.split('\n')[0].slice(0, 200)
 }
 
@@ -138,6 +142,7 @@ export async function probeCluster(
     members: statuses,
     memberList,
     memberListFrom: source?.status.host,
+    memberLists: Object.fromEntries(results.filter((r) => r.members).map((r) => [r.status.host, r.members!])),
     verdict: quorumVerdict(voting, Object.keys(inv.sites)),
     probedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,

@@ -1,5 +1,5 @@
 // `dr lab down`: remove exactly the docker objects that carry `dr.lab=<name>` — containers, then volumes, then
-// the network — and the lab's inventory files. Nothing without the label is touched.
+// the network — and the lab's inventory files and state (.dr/<name>). Nothing without the label is touched.
 import fsp from 'node:fs/promises'
 import type { Output } from '../core/output.ts'
 import { docker, dockerText, requireEngine } from './docker.ts'
@@ -31,5 +31,8 @@ export async function labDown(name: string, out: Output): Promise<DownResult> {
   const files = labFiles(name)
   await fsp.rm(files.inventory, { force: true })
   await fsp.rm(files.dir, { recursive: true, force: true })
+  // The lab's journals, failover decisions and fences describe a cluster that no longer exists; a new lab of the
+  // same name must not inherit them.
+  await fsp.rm(files.state, { recursive: true, force: true })
   return { containers: containers.length, volumes: volumes.length, networks: networks.length }
 }

@@ -16,6 +16,8 @@ export interface LabFiles {
   inventory: string
   /** inventories/<lab>/ */
   dir: string
+  /** .dr/<lab>/: journals, locks, failover decisions (the inventory's stateDir) */
+  state: string
   key: string
   knownHosts: string
   kubeconfig: string
@@ -28,6 +30,7 @@ export function labFiles(lab: string, root = projectRoot): LabFiles {
   return {
     inventory: path.join(root, 'inventories', `${lab}.yaml`),
     dir,
+    state: path.join(root, '.dr', lab),
     key: path.join(dir, 'id_ed25519'),
     knownHosts: path.join(dir, 'known_hosts'),
     kubeconfig: path.join(dir, 'kube_config_cluster.yml'),

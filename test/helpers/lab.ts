@@ -32,11 +32,9 @@ export class TestLab {
   startSite = (site: string) => this.lab(['start-site', site])
   partition = (a: string, b: string) => this.lab(['partition', a, b])
   heal = () => this.lab(['heal'])
-  /** A new lab, with no state (journals, decisions) left from an earlier lab of the same name. */
+  /** A new lab (`lab down` also removes the old one's state: journals, decisions). */
   async fresh() {
     await this.down()
-    if (fs.existsSync(this.inventory)) fs.rmSync(this.stateDir(), { recursive: true, force: true })
-    fs.rmSync(path.join(ROOT, '.dr', this.name), { recursive: true, force: true })
     await this.up()
   }
 

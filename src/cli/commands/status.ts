@@ -33,7 +33,14 @@ Example:
         const conns = new Connections(inv, { out: ctx.out })
         try {
           const status = await probeCluster(conns, inv, { timeoutMs: Number(opts.timeout) })
-          const fences = await fenceState(conns, inv)
+          // A failover is in effect while its survivor's member list holds only members of the site it failed
+          // over to (unknown when the survivor cannot be read: then it is reported, to be safe).
+          const inEffect = (d: { site: string; survivor: string }) => {
+            const view = status.memberLists[d.survivor]
+            const siteAddrs = (inv.sites[d.site]?.hosts ?? []).map((h) => inv.hosts[h].address)
+            return !view || view.every((m) => m.peerURLs.some((u) => siteAddrs.includes(new URL(u).hostname)))
+          }
+          const fences = await fenceState(conns, inv, inEffect)
           const split = splitBrain(status)
           if (ctx.opts.json) ctx.out.data({ cluster: inv.cluster, inventory: inv.file, ...status, fences, splitBrain: split })
           else ctx.out.line(render(inv.cluster, inv.file, status, fences, split))
