@@ -2,8 +2,9 @@
 //   1. dr's raw snapshot (the Snapshot RPC to a file) vs `etcdctl snapshot save` against the same member (ratio),
 //   2. the full pipeline (sha256 + gzip + age + SFTP upload over a real sshd on loopback),
 //   3. dr's peak memory (VmHWM of the child process doing each backup).
-// The member is a local one-member TLS etcd started here: filling a lab member to 1 GiB would replicate 3 GiB into
-// the shared lab that other tests use. DR_BENCH_GIB sets the size (default 1.05).
+// The member is a follower of a lab of the bench's own (`dr lab up --name bench-backup`, removed afterwards), so
+// the snapshot crosses the lab's network like a real one; DR_BENCH_ON=local uses a one-member TLS etcd on loopback
+// instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05).
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -81,20 +82,54 @@ function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB
 const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MiB`
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
+interface BenchMember {
+  endpoint: string
+  tls: { caFile: string; certFile: string; keyFile: string }
+  etcdctlArgs(): string[]
+  env(): NodeJS.ProcessEnv
+  stop(): Promise<void>
+}
+
+async function localMember(startEtcd: typeof import('../../test/helpers/etcd.ts').startEtcd): Promise<BenchMember> {
+  const etcd = await startEtcd({ members: 1, tls: true, quotaBytes: 8 * 1024 ** 3 })
+  console.log(`member: a local one-member etcd ${execFileSync('etcd', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace('etcd Version: ', '')} with TLS on loopback`)
+  return { endpoint: etcd.endpoints[0], tls: { caFile: etcd.tls!.caFile, certFile: etcd.tls!.certFile, keyFile: etcd.tls!.keyFile }, etcdctlArgs: () => etcd.etcdctlArgs(), env: () => etcd.env(), stop: () => etcd.stop() }
+}
+
+/** A follower of a three-member lab etcd (RKE-shaped, TLS), reached on the lab network from this machine. */
+async function labMember(): Promise<BenchMember> {
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+  const dr = (...args: string[]) => execFileSync(process.execPath, [path.join(root, 'bin/dr.js'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  dr('lab', 'down', '--name', 'bench-backup')
+  dr('lab', 'up', '--name', 'bench-backup')
+  const status = JSON.parse(dr('status', '--json', '-i', path.join(root, 'inventories/bench-backup.yaml'))) as { members: Array<{ host: string; endpoint: string; isLeader: boolean }> }
+  const follower = status.members.find((m) => !m.isLeader)!
+  const ip = new URL(follower.endpoint).hostname
+  const pki = path.join(root, 'inventories/bench-backup/pki')
+  const tls = { caFile: path.join(pki, 'kube-ca.pem'), certFile: path.join(pki, `kube-etcd-${ip.replaceAll('.', '-')}.pem`), keyFile: path.join(pki, `kube-etcd-${ip.replaceAll('.', '-')}-key.pem`) }
+  console.log(`member: ${follower.host} (${follower.endpoint}), a follower of the three-member etcd 3.4.23 of lab bench-backup`)
+  return {
+    endpoint: follower.endpoint,
+    tls,
+    etcdctlArgs: () => [`--endpoints=${follower.endpoint}`, `--cacert=${tls.caFile}`, `--cert=${tls.certFile}`, `--key=${tls.keyFile}`],
+    env: () => ({ ...process.env, ETCDCTL_API: '3' }),
+    stop: async () => void dr('lab', 'down', '--name', 'bench-backup'),
+  }
+}
+
 async function main() {
   const { startEtcd } = await import('../../test/helpers/etcd.ts')
   const { startSshd } = await import('../../test/helpers/sshd.ts')
   const gib = Number(process.env.DR_BENCH_GIB ?? '1.05')
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-bench-backup-'))
-  console.log(`member: a local one-member etcd ${execFileSync('etcd', ['--version'], { encoding: 'utf8' }).split('\n')[0].replace('etcd Version: ', '')} with TLS on loopback (not the lab: filling a lab member would replicate ${(gib * 3).toFixed(1)} GiB into the shared lab)`)
-  const etcd = await startEtcd({ members: 1, tls: true, quotaBytes: 8 * 1024 ** 3 })
+  const etcd = process.env.DR_BENCH_ON === 'local' ? await localMember(startEtcd) : await labMember()
   const sshd = await startSshd()
   const knownHosts = path.join(sshd.dir, 'known_hosts')
   fs.writeFileSync(knownHosts, sshd.knownHostsLine + '\n')
   try {
     const cfg: ChildConfig = {
-      endpoint: etcd.endpoints[0],
-      tls: { caFile: etcd.tls!.caFile, certFile: etcd.tls!.certFile, keyFile: etcd.tls!.keyFile },
+      endpoint: etcd.endpoint,
+      tls: etcd.tls,
       out: path.join(scratch, 'dr-raw.db'),
       spool: path.join(scratch, 'spool'),
     }
