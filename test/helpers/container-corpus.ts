@@ -3,6 +3,8 @@
 import fs from 'node:fs'
 import { runLocal } from '../../src/transport/local.ts'
 import { ensureTestImages, PREFIX, removeTestContainers, removeTestNetworksAndVolumes, TEST_LABEL } from './docker-image.ts'
+import { Engine } from '../../src/container/engine.ts'
+import { LocalTransport } from '../../src/transport/local.ts'
 
 export const PWNED = `/tmp/dr-pwned-${process.pid}`
 export const BINDS = `/tmp/drtest-binds-${process.pid}`
@@ -300,4 +302,27 @@ export async function destroyCorpus(ns: Namespace = DEFAULT_NS): Promise<void> {
   await removeTestContainers(ns.prefix)
   await removeTestNetworksAndVolumes(ns.prefix)
   fs.rmSync(BINDS, { recursive: true, force: true })
+}
+
+/**
+ * One test file's corpus: created in `t.before` (API-shaped cases through the Engine API, started), removed in
+ * `t.teardown`. Read `engine` and `cases` inside tests, after the before hook has run.
+ */
+export function useCorpus(
+  t: { before(fn: () => Promise<void>): void; teardown(fn: () => Promise<void>): void },
+  ns: Namespace,
+): { engine: Engine; cases: Case[] } {
+  const state = { cases: [] as Case[] } as { engine: Engine; cases: Case[] }
+  t.before(async () => {
+    state.engine = await Engine.open(new LocalTransport())
+    state.cases = await createCorpus(async (name, body) => {
+      const id = await state.engine.createContainer(name, body)
+      await state.engine.startContainer(id)
+    }, ns)
+  })
+  t.teardown(async () => {
+    await destroyCorpus(ns)
+    await state.engine?.close()
+  })
+  return state
 }

@@ -6,34 +6,20 @@ import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { diffContainers } from '../../src/container/compare.ts'
-import { Engine } from '../../src/container/engine.ts'
 import { inspectContainer, type ContainerInspect } from '../../src/container/inspect.ts'
 import { keptName, recreateContainer } from '../../src/container/recreate.ts'
 import { writeState } from '../../src/container/recreate-state.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
 import { LocalTransport } from '../../src/transport/local.ts'
-import { APISERVER_ARGS, createCorpus, destroyCorpus, pwnedFiles, type Case, type Namespace } from '../helpers/container-corpus.ts'
+import { APISERVER_ARGS, pwnedFiles, type Case, type Namespace, useCorpus } from '../helpers/container-corpus.ts'
 
 t.setTimeout(300_000)
 const NS: Namespace = { prefix: 'drtest-re-', octet: 78, portBase: 38180 }
 const P = NS.prefix
 const local = new LocalTransport()
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'drtest-state-'))
-let engine: Engine
-let cases: Case[] = []
-
-t.before(async () => {
-  engine = await Engine.open(local)
-  cases = await createCorpus(async (name, body) => {
-    const id = await engine.createContainer(name, body)
-    await engine.startContainer(id)
-  }, NS)
-})
-t.teardown(async () => {
-  await destroyCorpus(NS)
-  await engine?.close()
-  fs.rmSync(stateDir, { recursive: true, force: true })
-})
+const corpusOf = useCorpus(t, NS)
+t.teardown(() => fs.rmSync(stateDir, { recursive: true, force: true }))
 
 const names = async (prefix: string) => (await local.$`docker ps -a --format {{.Names}}`.text()).split('\n').filter((n) => n.startsWith(prefix))
 const removeKept = async (name: string) => {
@@ -42,7 +28,7 @@ const removeKept = async (name: string) => {
 
 t.test('recreate round-trips every corpus container exactly', async (t) => {
   // Containers others depend on (container: network, --volumes-from) go last.
-  const order = [...cases].sort((a, b) => Number(a.name.endsWith('-base') || a.name.endsWith('-sidekick')) - Number(b.name.endsWith('-base') || b.name.endsWith('-sidekick')))
+  const order = [...corpusOf.cases].sort((a, b) => Number(a.name.endsWith('-base') || a.name.endsWith('-sidekick')) - Number(b.name.endsWith('-base') || b.name.endsWith('-sidekick')))
   for (const c of order) {
     if (c.createOnly) continue
     await t.test(c.name, async (t) => {

@@ -4,36 +4,22 @@
 import fs from 'node:fs'
 import t from 'tap'
 import { CLI_UNORDERED, diffContainers, IGNORED_FIELDS } from '../../src/container/compare.ts'
-import { Engine } from '../../src/container/engine.ts'
 import { inspectContainer, inspectImage } from '../../src/container/inspect.ts'
 import { buildRunCommand, formatRunCommand } from '../../src/container/run-command.ts'
 import { engineDefaults } from '../../src/container/engine-defaults.ts'
 import { LocalTransport } from '../../src/transport/local.ts'
-import { createCorpus, destroyCorpus, type Namespace, pwnedFiles, type Case } from '../helpers/container-corpus.ts'
+import { type Namespace, pwnedFiles, type Case, useCorpus } from '../helpers/container-corpus.ts'
 
 t.setTimeout(300_000)
 const NS: Namespace = { prefix: 'drtest-rc-', octet: 77, portBase: 38080 }
 const P = NS.prefix
 const local = new LocalTransport()
-let engine: Engine
-let cases: Case[] = []
-
-t.before(async () => {
-  engine = await Engine.open(local)
-  cases = await createCorpus(async (name, body) => {
-    const id = await engine.createContainer(name, body)
-    await engine.startContainer(id)
-  }, NS)
-})
-t.teardown(async () => {
-  await destroyCorpus(NS)
-  await engine?.close()
-})
+const corpusOf = useCorpus(t, NS)
 
 t.test('the engine API version is negotiated down to what the engine speaks', async (t) => {
-  t.match(engine.apiVersion, /^1\.\d+$/)
-  const v = await engine.json<{ ApiVersion: string }>('GET', '/version')
-  t.ok(Number(engine.apiVersion.split('.')[1]) <= Number(v.ApiVersion.split('.')[1]), `${engine.apiVersion} <= engine ${v.ApiVersion}`)
+  t.match(corpusOf.engine.apiVersion, /^1\.\d+$/)
+  const v = await corpusOf.engine.json<{ ApiVersion: string }>('GET', '/version')
+  t.ok(Number(corpusOf.engine.apiVersion.split('.')[1]) <= Number(v.ApiVersion.split('.')[1]), `${corpusOf.engine.apiVersion} <= engine ${v.ApiVersion}`)
 })
 
 t.test('the ignored fields are listed in one place, each with a reason', async (t) => {
@@ -42,9 +28,9 @@ t.test('the ignored fields are listed in one place, each with a reason', async (
 })
 
 t.test('run-command round-trips every corpus container through bash and the docker CLI', async (t) => {
-  const defaults = await engineDefaults(engine, local)
-  t.ok(cases.length >= 15, `${cases.length} containers in the corpus`)
-  for (const c of cases) {
+  const defaults = await engineDefaults(corpusOf.engine, local)
+  t.ok(corpusOf.cases.length >= 15, `${corpusOf.cases.length} containers in the corpus`)
+  for (const c of corpusOf.cases) {
     await t.test(c.name, async (t) => {
       const orig = await inspectContainer(local, c.name)
       const image = await inspectImage(local, orig.Image)
@@ -69,7 +55,7 @@ t.test('run-command round-trips every corpus container through bash and the dock
 })
 
 t.test('inherited config is not repeated; overrides are kept', async (t) => {
-  const defaults = await engineDefaults(engine, local)
+  const defaults = await engineDefaults(corpusOf.engine, local)
   const argvOf = async (name: string) => {
     const c = await inspectContainer(local, name)
     return buildRunCommand(c, await inspectImage(local, c.Image), { engine: defaults }).argv
