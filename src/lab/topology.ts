@@ -88,7 +88,7 @@ export function dockerVolumeName(lab: string, node: string): string {
  * sites (master1, master2 in A, master3 in B; node1 in A, node2 in B), which gives the BRIEF's layout.
  */
 export function planLab(spec: LabSpec): LabPlan {
-  if (!/^[a-z][a-z0-9-]{0,20}$/.test(spec.name)) throw usage(`lab name "${spec.name}" is not usable in docker names`, 'use lower-case letters, digits and -')
+  if (!/^[a-z][a-z0-9-]{0,30}$/.test(spec.name)) throw usage(`lab name "${spec.name}" is not usable in docker names`, 'use lower-case letters, digits and -')
   const m = /^(\d+)\.(\d+)\.(\d+)\.0\/24$/.exec(spec.subnet)
   if (!m) throw usage(`subnet ${spec.subnet} is not a /24 ending in .0`, 'use a.b.c.0/24')
   const prefix = `${m[1]}.${m[2]}.${m[3]}`

@@ -46,7 +46,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   const existing = await existingSpec(opts.name, networkName(opts.name))
   const subnet = existing?.subnet ?? opts.subnet ?? freeSubnet(subnetFor(opts.name), await dockerSubnets())
   const spec: LabSpec = { name: opts.name, sites: opts.sites, workers: opts.workers, subnet }
-  const plan = planLab(spec)
+  let plan = planLab(spec)
   const files = labFiles(plan.name)
   if (existing && !sameSpec(existing, opts)) {
     throw new DrError({
@@ -84,8 +84,17 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
 
   const images = await ensureImages(out)
   if (!existing) {
-    out.progress(`creating network ${plan.network} (${plan.subnet})`)
-    await createNetwork(plan)
+    // Two labs coming up at once may both have picked the same free /24: the loser takes the next one.
+    for (let attempt = 0; ; attempt++) {
+      out.progress(`creating network ${plan.network} (${plan.subnet})`)
+      try {
+        await createNetwork(plan)
+        break
+      } catch (e) {
+        if (attempt >= 5 || opts.subnet || !/overlap/i.test(String((e as DrError).stderr ?? e))) throw e
+        plan = planLab({ ...spec, subnet: freeSubnet(subnetFor(opts.name), await dockerSubnets()) })
+      }
+    }
   }
   if (missing.length) {
     out.progress(`starting ${missing.length} nodes: ${missing.map((n) => `${n.name} (${n.site}, ${n.ip})`).join(', ')}`)

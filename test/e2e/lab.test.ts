@@ -9,10 +9,11 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import YAML from 'yaml'
 import { dr, ROOT } from '../helpers/dr.ts'
+import { labName } from '../helpers/lab.ts'
 import { apiClient, readyz } from '../../src/lab/api.ts'
 
 const run = promisify(execFile)
-const LAB = 'lab-e2e'
+const LAB = labName('lab-e2e')
 const inventoryFile = path.join(ROOT, 'inventories', `${LAB}.yaml`)
 const labDir = path.join(ROOT, 'inventories', LAB)
 const pki = path.join(labDir, 'pki')

@@ -10,10 +10,16 @@ import { dr, ROOT, type DrOptions, type DrRun } from './dr.ts'
 
 const run = promisify(execFile)
 
+/** A test lab's name, prefixed with $DR_LAB_PREFIX when set. */
+export const labName = (name: string) => `${process.env.DR_LAB_PREFIX ?? ''}${name}`
+
 export class TestLab {
   readonly inventory: string
-  constructor(readonly name: string) {
-    this.inventory = path.join(ROOT, 'inventories', `${name}.yaml`)
+  readonly name: string
+  constructor(name: string) {
+    // DR_LAB_PREFIX keeps labs of two checkouts on one docker engine apart (parallel development).
+    this.name = labName(name)
+    this.inventory = path.join(ROOT, 'inventories', `${this.name}.yaml`)
   }
 
   /** `dr ARGS -i <this lab's inventory>` */
