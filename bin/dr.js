@@ -1,6 +1,30 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so a checkout needs no build step.
-import { register } from 'tsx/esm/api'
-register()
-const { main } = await import('../src/cli/main.ts')
+// The `dr` command. Runs the bundle in dist/ (scripts/build.mjs, run by `npm ci`) while every source it was
+// built from is unchanged; otherwise the TypeScript sources through tsx, so an edited checkout needs no build.
+import fs from 'node:fs'
+
+const root = new URL('../', import.meta.url)
+
+function bundleIsFresh() {
+  let manifest
+  try {
+    manifest = JSON.parse(fs.readFileSync(new URL('dist/inputs.json', root), 'utf8'))
+  } catch {
+    return false // no bundle built: the sources are the truth
+  }
+  for (const [file, [size, mtime]] of Object.entries(manifest.inputs)) {
+    const st = fs.statSync(new URL(file, root), { throwIfNoEntry: false })
+    if (!st || st.size !== size || st.mtimeMs !== mtime) return false
+  }
+  return true
+}
+
+let main
+if (process.env.DR_NO_BUNDLE !== '1' && bundleIsFresh()) {
+  ;({ main } = await import('../dist/main.js'))
+} else {
+  const { register } = await import('tsx/esm/api')
+  register()
+  ;({ main } = await import('../src/cli/main.ts'))
+}
 await main(process.argv)

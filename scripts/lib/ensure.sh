@@ -29,3 +29,6 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
   docker info >/dev/null 2>&1 || { echo "dockerd did not start; see /var/log/dr-dockerd.log" >&2; tail -20 /var/log/dr-dockerd.log >&2; exit 1; }
 fi
+
+# The bundled command (bin/dr.js falls back to the TypeScript sources whenever the bundle is older than them).
+node "$ROOT/scripts/build.mjs" --quiet
