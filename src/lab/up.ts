@@ -188,7 +188,7 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
   for (const n of etcdNodes(plan)) {
     await waitFor(
       `etcd on ${n.name} did not become healthy`,
-      90_000,
+      180_000,
       () => etcdHealthy(n),
       async () => (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'etcd'], { nothrow: true })).stderr,
       `look at \`dr lab ssh ${n.name} docker logs etcd\``,
@@ -203,7 +203,7 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
   for (const n of controlplaneNodes(plan)) {
     await waitFor(
       `kube-apiserver on ${n.name} did not become ready`,
-      60_000,
+      180_000,
       async () => (await readyz(files.pki, n.ip)).ok,
       async () => (await readyz(files.pki, n.ip)).text + '\n' + (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'kube-apiserver'], { nothrow: true })).stdout,
       `look at \`dr lab ssh ${n.name} docker logs kube-apiserver\``,
@@ -218,7 +218,7 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
   let names: string[] = []
   await waitFor(
     'not every node registered Ready',
-    60_000,
+    180_000,
     async () => {
       const r = await api.request('GET', '/api/v1/nodes').catch(() => undefined)
       const items = (r?.code === 200 ? r.body.items : []) as Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>
