@@ -71,7 +71,15 @@ export function clientOptions(hosts: string, creds: MemberCredentials, callTimeo
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     // The tunnel ends on 127.0.0.1, which TLS cannot use as a server name; the member's certificate is checked
     // for `localhost`, which RKE's and kubeadm's etcd certificates (and the lab's) carry.
-    grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
+    // Reconnect within half a second: while a member restarts (a re-creation), gRPC's default backoff (1 s growing
+    // to 120 s) would leave dr waiting seconds after the member is already back.
+    grpcOptions: {
+      'grpc.max_receive_message_length': -1,
+      'grpc.ssl_target_name_override': 'localhost',
+      'grpc.default_authority': 'localhost',
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 500,
+    },
   }
 }
 
