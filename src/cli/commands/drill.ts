@@ -70,7 +70,9 @@ async function runScenario(ctx: CliContext, name: string, opts: Record<string, a
   const version = (JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string }).version
   const conns = new Connections(inv, { out: ctx.out })
   try {
-    const r = await runDrill({ inv, conns, out: ctx.out, scenario, params, lab, reportDir: opts.report, version })
+    // DR_DRILL_SETTLE_MS: how long the steady state may take to come back (default 60 s; tests shorten it).
+    const settleMs = process.env.DR_DRILL_SETTLE_MS ? Number(process.env.DR_DRILL_SETTLE_MS) : undefined
+    const r = await runDrill({ inv, conns, out: ctx.out, scenario, params, lab, reportDir: opts.report, version, settleMs })
     if (ctx.opts.json) ctx.out.data(r)
     else {
       ctx.out.line(`drill ${r.scenario}: ${r.verdict.toUpperCase()}`)
