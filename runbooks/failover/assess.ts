@@ -14,20 +14,22 @@ import { etcdContainer } from '../steps/containers.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
-export async function etcdRunsFromSite(conns: TransportSource, inv: Inventory, status: ClusterStatus, site: string): Promise<{ done: boolean; why: string[]; hosts: string[]; answering?: string }> {
+export async function etcdRunsFromSite(conns: TransportSource, inv: Inventory, status: ClusterStatus, site: string): Promise<{ done: boolean; siteAlone: boolean; why: string[]; hosts: string[]; answering?: string }> {
   const answering = status.members.find((m) => m.site === site && m.quorumRead)
-  if (!answering) return { done: false, why: [`no member of site ${site} answers a quorum read`], hosts: [] }
+  if (!answering) return { done: false, siteAlone: false, why: [`no member of site ${site} answers a quorum read`], hosts: [] }
   const outside = status.memberList.filter((m) => !inSite(inv, site, m))
   if (status.memberList.length === 0 || outside.length) {
-    return { done: false, why: [`members outside site ${site} are listed: ${outside.map((m) => m.name || m.id).join(', ') || '(no member list)'}`], hosts: [] }
+    return { done: false, siteAlone: false, why: [`members outside site ${site} are listed: ${outside.map((m) => m.name || m.id).join(', ') || '(no member list)'}`], hosts: [] }
   }
+  // The quorum is the site's own: a failover in progress or done, not a working cluster a failover would throw away.
   const hosts = status.members.filter((m) => m.listed).map((m) => m.host)
   for (const h of hosts.filter((x) => status.members.find((m) => m.host === x)?.reachable)) {
     const c = await etcdContainer(await conns.get(h), inv)
-    if (c && hasFlag(processArgv(c), '--force-new-cluster')) return { done: false, why: [`etcd on ${h} still runs with --force-new-cluster`], hosts }
+    if (c && hasFlag(processArgv(c), '--force-new-cluster')) return { done: false, siteAlone: true, why: [`etcd on ${h} still runs with --force-new-cluster`], hosts }
   }
   return {
     done: true,
+    siteAlone: true,
     why: [`a quorum read succeeds through ${answering.host}`, `every listed member is in site ${site}: ${status.memberList.map((m) => m.name).join(', ')}`, 'no etcd of the site runs with --force-new-cluster'],
     hosts,
     answering: answering.host,
@@ -55,7 +57,7 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
   const status = await probeCluster(ctx.conns, inv, { timeoutMs: 3000 })
   const done = await etcdRunsFromSite(ctx.conns, inv, status, o.site)
 
-  if (status.verdict.hasQuorum && !done.done && !o.force) {
+  if (status.verdict.hasQuorum && !done.siteAlone && !o.force) {
     const ok = status.members.filter((m) => m.quorumRead).map((m) => m.host)
     throw new DrError({
       code: 'failover.quorum-present',

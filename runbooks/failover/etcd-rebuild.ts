@@ -99,10 +99,13 @@ export const copyDataAside: Step<FailoverFacts> = {
 
 const running = (c: { State?: { Running?: boolean } } | undefined) => !!c?.State?.Running
 
+/** For the fault-injection tests only (a flag etcd refuses, so the new container dies): never set in production. */
+const injected = () => (process.env.DR_TEST_INJECT_ETCD_ARG ? [process.env.DR_TEST_INJECT_ETCD_ARG] : [])
+
 export function forceNewCluster(survivor: string): Step<FailoverFacts> {
   const edit = (f: FailoverFacts): ContainerEdit => ({
     setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
-    addArgs: ['--force-new-cluster'],
+    addArgs: ['--force-new-cluster', ...injected()],
     // Off while forced: a host reboot must not force a new cluster a second time.
     restartPolicy: { Name: 'no' },
   })
