@@ -8,6 +8,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { generateIdentity } from 'age-encryption'
 import { TestLab } from '../helpers/lab.ts'
+import { dr as runDr } from '../helpers/dr.ts'
 import { applied, planned } from '../helpers/plan-vs-apply.ts'
 
 const lab = new TestLab('e2e-backup')
@@ -129,7 +130,7 @@ t.test('a restore done is read from the cluster; state files are evidence, not s
     fs.rmSync(other, { force: true })
     fs.rmSync(otherState, { recursive: true, force: true })
   })
-  const r = await dr(['backup', 'restore', ids.local, '--store', 'local', '--yes', '--json', '-i', other], { timeoutMs: 300_000 })
+  const r = await runDr(['backup', 'restore', ids.local, '--store', 'local', '--yes', '--json', '-i', other], { timeoutMs: 300_000 })
   t.equal(r.code, 0, r.stderr)
   t.equal(r.json().status, 'nothing-to-do', 'nothing to do from an empty state directory')
   t.match(r.json().verification.join('\n'), /quorum read and write/)

@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { TestLab } from '../helpers/lab.ts'
+import { dr as runDr } from '../helpers/dr.ts'
 import { applied, journalledDone, planned } from '../helpers/plan-vs-apply.ts'
 
 const KEYS = 300
@@ -109,11 +110,11 @@ t.test('a finished failover is judged from the cluster: another state directory,
     fs.rmSync(other, { force: true })
     fs.rmSync(otherState, { recursive: true, force: true })
   })
-  const plan = await dr(['failover', '--site', 'B', '--plan', '--json', '-i', other])
+  const plan = await runDr(['failover', '--site', 'B', '--plan', '--json', '-i', other])
   t.equal(plan.code, 0, plan.stderr)
   t.same(planned(plan.json()), [], `nothing planned from an empty state directory: ${JSON.stringify(plan.json().steps.filter((s: any) => s.changes.length))}`)
   t.match(plan.json().description.join('\n'), /already runs from site B alone/)
-  const run = await dr(['failover', '--site', 'B', '--yes', '--json', '-i', other])
+  const run = await runDr(['failover', '--site', 'B', '--yes', '--json', '-i', other])
   t.equal(run.code, 0, run.stderr)
   t.equal(run.json().status, 'nothing-to-do')
   t.same(applied(run.json()), [], 'nothing applied')
