@@ -1,8 +1,10 @@
 // The failover's decision (which site, which survivor, which method, the safety snapshot) is written down
 // before anything changes, so a run killed half way resumes with the same survivor even when that member is,
-// at that moment, down between two re-creations.
+// at that moment, down between two re-creations. The file is evidence, not a hint: one that exists but cannot be
+// read or parsed stops the run with an error naming it, never silently a new survivor.
 import fs from 'node:fs'
 import path from 'node:path'
+import { DrError } from '../core/error.ts'
 
 export interface FailoverDecision {
   site: string
@@ -21,12 +23,48 @@ export interface FailoverDecision {
 
 const file = (stateDir: string, site: string) => path.join(stateDir, 'failover', `site-${site}.json`)
 
-export function readDecision(stateDir: string, site: string): FailoverDecision | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file(stateDir, site), 'utf8')) as FailoverDecision
-  } catch {
-    return undefined
+/** What is wrong with a parsed decision, or undefined when it has every field a resumed run relies on. Pure. */
+export function decisionProblem(d: unknown, site: string): string | undefined {
+  if (!d || typeof d !== 'object' || Array.isArray(d)) return 'it is not a JSON object'
+  const o = d as Record<string, unknown>
+  for (const k of ['site', 'survivor', 'decidedAt', 'tag']) {
+    if (typeof o[k] !== 'string' || o[k] === '') return `"${k}" is missing or not a string`
   }
+  if (o.site !== site) return `it is for site ${String(o.site)}, not ${site}`
+  if (o.method !== 'force-new-cluster' && o.method !== 'restore') return `"method" is ${JSON.stringify(o.method)}`
+  if (o.method === 'restore' && typeof o.token !== 'string') return 'the restore method has no "token"'
+  return undefined
+}
+
+const corrupt = (f: string, why: string, cause?: unknown) =>
+  new DrError({
+    code: 'failover.decision-corrupt',
+    message: `the failover decision ${f} cannot be used: ${why}; nothing was changed`,
+    hint: `look at it (it names the survivor and the safety snapshot of an earlier run), move it aside (mv ${f} ${f}.damaged), then run again: dr reads the cluster to decide what is left to do`,
+    doing: `read ${f}`,
+    exit: 'refused',
+    cause,
+  })
+
+/** The decision file, undefined when there is none; throws failover.decision-corrupt when it cannot be trusted. */
+export function readDecision(stateDir: string, site: string): FailoverDecision | undefined {
+  const f = file(stateDir, site)
+  let text: string
+  try {
+    text = fs.readFileSync(f, 'utf8')
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw corrupt(f, `it cannot be read (${(e as Error).message})`, e)
+  }
+  let d: unknown
+  try {
+    d = JSON.parse(text)
+  } catch (e) {
+    throw corrupt(f, `it is not valid JSON (${(e as Error).message})`, e)
+  }
+  const problem = decisionProblem(d, site)
+  if (problem) throw corrupt(f, problem)
+  return d as FailoverDecision
 }
 
 export function writeDecision(stateDir: string, d: FailoverDecision): void {

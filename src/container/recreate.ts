@@ -98,6 +98,18 @@ async function keptCopies(t: Transport, name: string): Promise<string[]> {
   return r.stdout.split('\n').filter((n) => re.test(n)).sort()
 }
 
+/**
+ * A container under NAME that is not the recorded old one is removed only when this re-creation made it: its id is
+ * the recorded new one, or (killed between the create call and recording its id) it was created within the window
+ * recorded just before the create call, by the host's own clock. A stale state file never removes anything else.
+ */
+export function madeByThisRun(current: Pick<ContainerInspect, 'Id' | 'Created'>, state: Pick<RecreateState, 'newId' | 'phase' | 'createAfter'>): boolean {
+  if (state.newId) return current.Id === state.newId.trim()
+  if (state.phase === 'stopping-old' || state.createAfter === undefined) return false
+  const created = Date.parse(current.Created ?? '') / 1000
+  return Number.isFinite(created) && created >= state.createAfter - 2 && created <= state.createAfter + 300
+}
+
 /** The container to re-create from, repairing what a killed run left behind. */
 async function findSource(t: Transport, name: string, stateDir: string | undefined, dryRun = false): Promise<{ source: ContainerInspect; policy: RestartPolicy; wasRunning: boolean; resumed?: RecreateState }> {
   const state = await readState(t, name, stateDir)
@@ -108,7 +120,18 @@ async function findSource(t: Transport, name: string, stateDir: string | undefin
     if (!old) {
       throw new DrError({ code: 'container.recreate-lost', message: `a re-creation of ${name} on ${t.host} was interrupted and its old container ${state.oldId.slice(0, 12)} is gone`, host: t.host, hint: `inspect by hand (docker ps -a), then remove the state file ${state.file}` })
     }
-    if (current && current.Id !== state.oldId && !dryRun) await t.$`docker rm -f ${current.Id}`
+    if (current && current.Id !== state.oldId) {
+      if (!madeByThisRun(current, state)) {
+        throw new DrError({
+          code: 'container.recreate-foreign',
+          message: `${state.file} on ${t.host} records an interrupted re-creation of ${name} (started ${state.startedAt}, old container ${state.oldId.slice(0, 12)}), but the ${name} there now (${current.Id.slice(0, 12)}, created ${current.Created}) is not one it made: dr leaves it alone`,
+          host: t.host,
+          hint: `if ${name} is the one you want, remove the stale ${state.file} and run again; if not, put the old one back by hand (docker rename ${state.oldName} ${name})`,
+          exit: 'refused',
+        })
+      }
+      if (!dryRun) await t.$.with({ doing: `remove the unverified new ${name} of the interrupted run` })`docker rm -f ${current.Id}`
+    }
     return { source: old, policy: state.restartPolicy, wasRunning: state.wasRunning ?? true, resumed: state }
   }
   if (current) {
@@ -161,7 +184,10 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
       await clearState(t, name, opts.stateDir)
       throw e
     }
-    await writeState(t, { ...state, phase: 'creating-new' }, opts.stateDir)
+    // The host's clock just before the create call: a run killed before it records the new id can still tell its
+    // own container from anyone else's (madeByThisRun).
+    const createAfter = Number((await t.$.with({ doing: 'read the host clock' })`date +%s`.text()).trim())
+    await writeState(t, { ...state, phase: 'creating-new', createAfter }, opts.stateDir)
 
     const process = editProcess(source.Config, (args) => editArgs(args, opts))
     const reuse = opts.reuseAnonymousVolumes === false ? [] : anonymousVolumes(source)
@@ -169,7 +195,7 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
     let newId = ''
     try {
       newId = await engine.createContainer(name, req.body)
-      await writeState(t, { ...state, phase: 'starting-new', newId }, opts.stateDir)
+      await writeState(t, { ...state, phase: 'starting-new', createAfter, newId }, opts.stateDir)
       for (const n of req.extraNetworks) await engine.connectNetwork(n.name, newId, n.config)
       await engine.startContainer(newId)
       await watchRunning(t, newId, opts.keepRunningCheckMs ?? 5000)
@@ -209,28 +235,44 @@ async function watchRunning(t: Transport, id: string, ms: number): Promise<void>
   }
 }
 
-/** Put the old container back. Every step is tried; if one fails the state file stays, so a re-run resumes. */
+/**
+ * Put the old container back and prove it: every command's result is checked, then the container under NAME must
+ * be the old one (by id), with its restart policy, running if it was. Anything less is an error that says what is
+ * where; the state file then stays, so a re-run resumes.
+ */
 async function rollback(t: Transport, r: { name: string; newId: string; oldId: string; oldName: string; policy: RestartPolicy; wasRunning: boolean }): Promise<void> {
+  const failed: string[] = []
   // Only the container this run created is removed; a failed create leaves nothing of ours under NAME.
-  if (r.newId) await t.$`docker rm -f ${r.newId}`.nothrow()
+  if (r.newId) {
+    const rm = await t.$`docker rm -f ${r.newId}`.nothrow()
+    if (!rm.ok && !/No such container/i.test(rm.stderr)) failed.push(`docker rm -f ${r.newId}: ${rm.stderr.trim()}`)
+  }
+  const holder = await tryInspect(t, r.name)
   const steps = [
-    ['docker', 'rename', r.oldId, r.name],
+    ...(holder?.Id === r.oldId ? [] : [['docker', 'rename', r.oldId, r.name]]),
     ['docker', 'update', `--restart=${policyText(r.policy)}`, r.oldId],
     // Back as it was: started only if it was running before.
     ...(r.wasRunning ? [['docker', 'start', r.oldId]] : []),
   ]
-  const failed: string[] = []
   for (const argv of steps) {
     const res = await t.$`${argv}`.nothrow()
-    if (!res.ok && !(argv[1] === 'rename' && /already in use|same name/i.test(res.stderr))) failed.push(`${argv.join(' ')}: ${res.stderr.trim()}`)
+    if (!res.ok) failed.push(`${argv.join(' ')}: ${res.stderr.trim()}`)
+  }
+  // Read it back: the name, the id, the policy, and (when it ran before) still running a moment later.
+  if (r.wasRunning) await new Promise((ok) => setTimeout(ok, 1000))
+  const back = await tryInspect(t, r.name)
+  if (!back || back.Id !== r.oldId) failed.push(`${r.name} is ${back ? `container ${back.Id.slice(0, 12)}, not the old ${r.oldId.slice(0, 12)}` : 'missing'}`)
+  else {
+    if (policyText(back.HostConfig.RestartPolicy as RestartPolicy) !== policyText(r.policy)) failed.push(`${r.name} has restart policy ${policyText(back.HostConfig.RestartPolicy as RestartPolicy)}, not ${policyText(r.policy)}`)
+    if (r.wasRunning && !back.State?.Running) failed.push(`the old ${r.name} did not stay up after docker start (status ${back.State?.Status}, exit code ${back.State?.ExitCode})`)
   }
   if (failed.length > 0) {
     throw new DrError({
       code: 'container.rollback-failed',
-      message: `the new ${r.name} on ${t.host} failed, and putting the old one (${r.oldName}) back failed too`,
+      message: `the new ${r.name} on ${t.host} failed, and putting the old one (${r.oldName}, ${r.oldId.slice(0, 12)}) back failed too: it is NOT back`,
       host: t.host,
       stderr: failed.join('\n'),
-      hint: `fix the cause, then run the same re-creation again (it resumes from the kept old container), or by hand: docker rename ${r.oldName} ${r.name}; docker update --restart=${policyText(r.policy)} ${r.name}; docker start ${r.name}`,
+      hint: `fix the cause, then run the same re-creation again (it resumes from the kept old container), or by hand: docker rename ${r.oldId.slice(0, 12)} ${r.name}; docker update --restart=${policyText(r.policy)} ${r.name}; docker start ${r.name}`,
     })
   }
 }

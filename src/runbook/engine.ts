@@ -27,8 +27,11 @@ export interface EngineOptions {
 async function buildPlan<F>(rb: Runbook<F>, ctx: StepContext<F>): Promise<Plan> {
   const steps = rb.steps(ctx.facts, ctx.options)
   const planned = []
+  // A plan must show what the apply will do: each check learns which earlier steps will change the cluster.
+  const willChange = new Set<string>()
   for (const [i, s] of steps.entries()) {
-    const changes = await s.check(ctx)
+    const changes = await s.check({ ...ctx, willChange })
+    if (changes.length > 0) willChange.add(s.id)
     planned.push({ index: i + 1, id: s.id, title: s.title, host: s.host, destructive: !!s.destructive && changes.length > 0, changes })
   }
   return {
@@ -81,11 +84,12 @@ export async function apply<F>(rb: Runbook<F>, o: EngineOptions): Promise<RunRep
         })
     }
     const steps = rb.steps(facts, o.options)
+    const applied = new Set<string>()
     for (const [i, step] of steps.entries()) {
       const t0 = Date.now()
       const label = `[${i + 1}/${steps.length}] ${step.title}`
       // Re-check: the world may have moved since the plan (or a crashed run did part of this step).
-      const changes = await step.check(ctx)
+      const changes = await step.check({ ...ctx, willChange: applied })
       if (changes.length === 0) {
         o.out.progress(`${label} … nothing to do`)
         journal.write({ event: 'step-end', step: step.id, host: step.host, status: 'nothing-to-do', durationMs: 0 })
@@ -99,6 +103,7 @@ export async function apply<F>(rb: Runbook<F>, o: EngineOptions): Promise<RunRep
         await step.apply(ctx, changes)
         const evidence = (await step.verify(ctx)) ?? undefined
         const durationMs = Date.now() - t0
+        applied.add(step.id)
         journal.write({ event: 'step-end', step: step.id, host: step.host, status: 'done', changes, evidence, durationMs })
         reports.push({ id: step.id, title: step.title, host: step.host, outcome: 'done', changes, evidence, durationMs })
         o.out.progress(`${label} … done (${formatDuration(durationMs)})${evidence ? ` — ${evidence}` : ''}`)

@@ -22,6 +22,13 @@ export interface StepContext<F> {
   journal?: Journal
   /** Operator options of the run (--force, --method …), as the runbook declared them. */
   options: Record<string, unknown>
+  /**
+   * Given to `check` only: the ids of the earlier steps of this run that change the cluster (in a plan: whose
+   * check listed changes; in an apply: that were applied). A step whose work appears only once an earlier one has
+   * run (the copy aside stops etcd, then the re-creations have work) says so here, so the plan shows what the
+   * apply will do. Never set for `apply` or `verify`, which read the world as it is.
+   */
+  willChange?: ReadonlySet<string>
 }
 
 export interface Step<F> {
@@ -31,7 +38,7 @@ export interface Step<F> {
   title: string
   host?: string
   destructive?: boolean
-  /** Read-only. Returns what would change; [] when there is nothing to do. */
+  /** Read-only. Returns what would change; [] when there is nothing to do (see StepContext.willChange). */
   check(ctx: StepContext<F>): Promise<Change[]>
   apply(ctx: StepContext<F>, changes: Change[]): Promise<void>
   /** Reads the world again and proves the step holds; throws a DrError when it does not. Returns evidence. */

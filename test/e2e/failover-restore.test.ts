@@ -2,6 +2,7 @@
 // token — a new cluster ID, every key kept, the old member's data kept aside — and a second run has nothing to do.
 import t from 'tap'
 import { TestLab } from '../helpers/lab.ts'
+import { applied, planned } from '../helpers/plan-vs-apply.ts'
 
 const KEYS = 200
 const lab = new TestLab('e2e-restore')
@@ -28,6 +29,7 @@ t.test('restore method: new cluster ID, every key, verified, idempotent', async 
   t.equal(r.code, 0, r.stderr)
   t.equal(r.json().status, 'succeeded')
   t.match(r.json().verification.join('\n'), /quorum read and write through master3: ok/)
+  t.same(applied(r.json()), planned(plan.json()), 'failover --method restore: the plan listed the steps the apply changed')
 
   const after = await clusterId('master3')
   t.not(after, before, `a new cluster ID (${before} → ${after})`)

@@ -3,8 +3,11 @@
 // checked from outside dr, a second run has nothing to do, and a returning site A stays fenced.
 import t from 'tap'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { TestLab } from '../helpers/lab.ts'
+import { dr as runDr } from '../helpers/dr.ts'
+import { applied, journalledDone, planned } from '../helpers/plan-vs-apply.ts'
 
 const KEYS = 300
 const lab = new TestLab('e2e-failover')
@@ -52,6 +55,7 @@ t.test('the failover survives a crash after every step and verifies', async (t) 
   t.equal(await containerIds('master3'), ids, 'no container changed')
   t.equal(await dataFiles(), files, 'no data file changed')
   t.notOk(fs.existsSync(path.join(lab.stateDir(), 'failover')), 'no decision recorded')
+  t.ok(planned(p).includes('drop-force-flag'), 'the plan shows the re-creation without the flag (the copy aside stops etcd first)')
 
   // Killed right after each step: every re-run resumes and the next one dies after the next step.
   for (const step of ['record-decision', 'safety-snapshot', 'copy-data-aside', 'force-new-cluster', 'drop-force-flag', 'count-keys', 'apiserver-etcd-servers-master3', 'taint-dead-nodes']) {
@@ -87,15 +91,59 @@ t.test('the failover survives a crash after every step and verifies', async (t) 
   t.match(await nodeSh('master3', 'ls -d /var/lib/etcd.dr-before-failover-*'), /dr-before-failover/, 'data dir copy kept')
   t.match(await nodeSh('master3', "docker ps -a --format '{{.Names}}'"), /etcd-old-/, 'old container kept')
 
+  // Plan and apply agree: every step the plan listed as changing was done by one of the runs, and no other.
+  t.same(journalledDone(lab.stateDir(), 'failover').sort(), planned(p).sort(), 'the steps the plan listed as changing are the steps the applies changed')
+
   const again = await dr(['failover', '--site', 'B', '--yes', '--json'])
   t.equal(again.code, 0, again.stderr)
   t.equal(again.json().status, 'nothing-to-do', 'a second run has nothing to do')
 })
 
+t.test('a finished failover is judged from the cluster: another state directory, a damaged decision file', async (t) => {
+  const etcdId = () => nodeSh('master3', "docker inspect -f '{{.Id}} {{.State.StartedAt}}' etcd")
+  const before = await etcdId()
+  // A second operator: the same inventory with a state directory of its own (empty).
+  const other = path.join(path.dirname(lab.inventory), `${lab.name}-other.yaml`)
+  const otherState = fs.mkdtempSync(path.join(os.tmpdir(), `dr-${lab.name}-other-state-`))
+  fs.writeFileSync(other, fs.readFileSync(lab.inventory, 'utf8').replace(/^stateDir:.*$/m, '') + `stateDir: ${otherState}\n`)
+  t.teardown(() => {
+    fs.rmSync(other, { force: true })
+    fs.rmSync(otherState, { recursive: true, force: true })
+  })
+  const plan = await runDr(['failover', '--site', 'B', '--plan', '--json', '-i', other])
+  t.equal(plan.code, 0, plan.stderr)
+  t.same(planned(plan.json()), [], `nothing planned from an empty state directory: ${JSON.stringify(plan.json().steps.filter((s: any) => s.changes.length))}`)
+  t.match(plan.json().description.join('\n'), /already runs from site B alone/)
+  const run = await runDr(['failover', '--site', 'B', '--yes', '--json', '-i', other])
+  t.equal(run.code, 0, run.stderr)
+  t.equal(run.json().status, 'nothing-to-do')
+  t.same(applied(run.json()), [], 'nothing applied')
+  t.match(run.json().verification.join('\n'), /quorum read and write through master3: ok/, 'the verification ran')
+  t.equal(await etcdId(), before, 'etcd is the same container, never restarted')
+  t.notOk(fs.existsSync(path.join(otherState, 'failover')), 'no decision written for a failover that was already done')
+
+  // The first operator's decision file, damaged (one truncated line of JSON): stop, name the file, change nothing.
+  const file = path.join(lab.stateDir(), 'failover', 'site-B.json')
+  const good = fs.readFileSync(file, 'utf8')
+  t.teardown(() => fs.writeFileSync(file, good))
+  fs.writeFileSync(file, JSON.stringify(JSON.parse(good)).slice(0, 60))
+  for (const mode of ['--plan', '--yes']) {
+    const r = await dr(['failover', '--site', 'B', mode])
+    t.equal(r.code, 3, `${mode}: refused (exit 3)`)
+    t.match(r.stderr, /error\[failover\.decision-corrupt\]/)
+    t.ok(r.stderr.includes(file), `${mode}: the error names ${file}`)
+  }
+  t.equal(await etcdId(), before, 'etcd untouched by the damaged-file runs')
+  fs.writeFileSync(file, good)
+})
+
 t.test('site A returns: fenced, its etcd and apiserver stay down, even after a reboot', async (t) => {
   await lab.startSite('A')
+  const fp = await dr(['fence', '--site', 'A', '--plan', '--json'])
+  t.equal(fp.code, 0, fp.stderr)
   const f = await dr(['fence', '--site', 'A', '--yes', '--json'])
   t.equal(f.code, 0, f.stderr)
+  t.same(applied(f.json()), planned(fp.json()), 'fence: the plan listed the steps the apply changed')
   t.same(f.json().steps.map((s: any) => s.id), ['fence-master1', 'fence-master2'])
   for (const n of ['master1', 'master2']) {
     t.notMatch(await nodeSh(n, "docker ps --format '{{.Names}}'"), /^(etcd|kube-apiserver)$/m, `${n}: nothing running`)

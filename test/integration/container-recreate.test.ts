@@ -174,6 +174,29 @@ t.test('a run killed after creating the new one removes the unverified one and c
   await removeKept(name)
 })
 
+t.test('a stale state file never removes a container it did not make', async (t) => {
+  const name = `${P}entry-reset`
+  const current = await inspectContainer(local, name)
+  const kept = keptName(name).replace(/Z$/, 'Z-stale')
+  // An old re-creation's leftovers: its kept copy, and a record naming another new container than today's NAME.
+  const old = (await local.$`docker create --name ${kept} drtest-img:entry /bin/forever stale`.text()).trim()
+  t.teardown(() => local.$`docker rm -f ${kept}`.nothrow())
+  for (const st of [
+    { phase: 'starting-new' as const, newId: 'f'.repeat(64) },
+    { phase: 'stopping-old' as const },
+    { phase: 'creating-new' as const, createAfter: Math.floor(Date.now() / 1000) - 86_400 },
+  ]) {
+    await writeState(local, { name, oldId: old, oldName: kept, restartPolicy: { Name: 'always' }, startedAt: '2026-01-01T00:00:00Z', ...st }, stateDir)
+    const err = await recreateContainer(local, name, { keepRunningCheckMs: 500, stateDir }).catch((e) => e)
+    t.equal(err.code, 'container.recreate-foreign', `${st.phase}: refused`)
+    t.match(err.message, /not one it made/)
+    const now = await inspectContainer(local, name)
+    t.equal(now.Id, current.Id, `${st.phase}: today's ${name} is untouched`)
+    t.equal(now.State?.Running, true)
+  }
+  await local.$`rm -f ${path.join(stateDir, `${name}.json`)}`
+})
+
 t.test('NAME gone and only NAME-old-* left, with no recorded run: says so and what to do', async (t) => {
   const name = `${P}entry-noargs`
   await local.$`docker stop ${name}`

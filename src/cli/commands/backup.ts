@@ -173,7 +173,7 @@ export function registerBackup(program: Command) {
     .action(
       action(async (ctx, args, opts) => {
         const { runRunbook } = await import('../runbook-command.ts')
-        const { restoreRunbook } = await import('../../backup/restore.ts')
+        const { restoreRunbook } = await import('../../../runbooks/backup-restore/index.ts')
         const identity = opts.identity ? path.resolve(opts.identity) : undefined
         return runRunbook(ctx, restoreRunbook, { id: args[0], store: opts.store, identity, force: !!opts.force }, { breakLock: !!opts.breakLock })
       }),

@@ -6,7 +6,7 @@ import { action } from '../run.ts'
 // Runbooks and the engine load when a command runs, so `dr --help` stays fast.
 const load = async () => ({
   ...(await import('../runbook-command.ts')),
-  ...(await import('../../../runbooks/failover.ts')),
+  ...(await import('../../../runbooks/failover/index.ts')),
   ...(await import('../../../runbooks/fence.ts')),
 })
 
