@@ -95,12 +95,20 @@ export async function ensureImages(out: Output): Promise<LabImages> {
   }
   if (!(await imageExists(images.hyperkube)) || !(await imageExists(images.etcd))) await buildInnerImage(images, out)
   if (!fs.existsSync(images.innerTar)) {
-    out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
-    await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
-    await fsp.rename(images.innerTar + TMP, images.innerTar)
+    await saveInnerTar(images, out)
     await dropStale(images, nodeHash)
   }
   return images
+}
+
+/**
+ * `docker save` of the inner images into the cache. Also called when the tar vanished between ensureImages and
+ * loading (another checkout's `lab up` on the same cache dropped it as stale).
+ */
+export async function saveInnerTar(images: LabImages, out: Output): Promise<void> {
+  out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
+  await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
+  await fsp.rename(images.innerTar + TMP, images.innerTar)
 }
 
 /** Older builds' inner images and cache files (an image a running lab still uses stays: rmi refuses it). */

@@ -9,7 +9,7 @@ import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
 import { docker, dockerText, requireEngine } from './docker.ts'
 import { startKubeadmControlPlane } from './flavor-kubeadm.ts'
-import { ensureImages, type LabImages } from './images.ts'
+import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
 import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
 import {
@@ -171,7 +171,10 @@ async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
   const queue = [...need]
   await Promise.all(
     [0, 1].map(async () => {
-      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar)
+      for (let n = queue.shift(); n; n = queue.shift()) {
+        if (!fs.existsSync(images.innerTar)) await saveInnerTar(images, out)
+        await loadImages(n, images.innerTar)
+      }
     }),
   )
 }
@@ -229,7 +232,8 @@ async function waitNodesReady(plan: LabPlan, files: LabFiles) {
   let names: string[] = []
   await waitFor(
     'not every node registered Ready',
-    60_000,
+    // Generous: on a loaded machine the first heartbeats wait for every apiserver's etcd connection.
+    120_000,
     async () => {
       const r = await api.request('GET', '/api/v1/nodes').catch(() => undefined)
       const items = (r?.code === 200 ? r.body.items : []) as Array<{ metadata: { name: string }; status?: { conditions?: Array<{ type: string; status: string }> } }>
