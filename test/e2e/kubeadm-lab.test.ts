@@ -18,7 +18,7 @@ const labCmd = async (args: string[]) => {
 }
 const PKI = '/etc/kubernetes/pki'
 const etcdctl = (node: string, args: string) =>
-  lab.sh(node, `docker exec "$(docker ps -q --filter label=io.kubernetes.container.name=etcd --filter status=running | head -n1)" etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/server.crt --key=${PKI}/etcd/server.key ${args}`)
+  lab.sh(node, `docker exec "$(docker ps -q --filter label=io.kubernetes.container.name=etcd --filter status=running | head -n1)" etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/server.crt --key=${PKI}/etcd/server.key ${args} 2>&1`)
 const names = async (node: string) => (await lab.sh(node, "docker ps -a --format '{{.Names}} {{.State}}'")).split('\n').filter(Boolean)
 
 t.before(async () => {
@@ -36,7 +36,8 @@ t.test('kubeadm layout on disk and kubelet-named containers', async (t) => {
   t.match(manifest, /--data-dir=\/var\/lib\/etcd\n/)
   t.match(manifest, /--name=master3\n/)
   t.match(await lab.sh('master3', 'cat /etc/kubernetes/manifests/kube-apiserver.yaml'), /--etcd-servers=https:\/\/127\.0\.0\.1:2379\n/, 'the apiserver talks to its local member')
-  t.match(await lab.sh('master3', `ls ${PKI}/etcd ${PKI}`), /ca\.crt[\s\S]*server\.crt[\s\S]*server\.key[\s\S]*apiserver-etcd-client\.crt/)
+  t.match(await lab.sh('master3', `ls ${PKI}/etcd`), /^ca\.crt\n[\s\S]*^server\.crt\nserver\.key\n/m)
+  t.match(await lab.sh('master3', `ls ${PKI}`), /^apiserver-etcd-client\.crt\napiserver-etcd-client\.key\n/m)
   const pem = await lab.sh('master3', `cat ${PKI}/etcd/server.crt`)
   const san = execFileSync('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], { input: pem }).toString()
   t.match(san, /IP Address:127\.0\.0\.1/, 'the etcd server certificate is valid for 127.0.0.1')
