@@ -68,6 +68,59 @@ async function openssl(args: string[], doing: string) {
   }
 }
 
+/**
+ * The kubeadm flavor's extra certificates, as `kubeadm init phase certs` makes them: per etcd member a serving
+ * certificate (valid for the node, localhost and 127.0.0.1 — kubeadm's apiserver talks to its local member) and a
+ * peer certificate; etcd's healthcheck client and the apiserver's etcd client (both O=system:masters).
+ */
+export function kubeadmCertSpecs(plan: LabPlan): CertSpec[] {
+  const member = (n: LabNode, kind: 'server' | 'peer'): CertSpec => ({
+    stem: `kubeadm-etcd-${kind}-${n.name}`,
+    cn: n.name,
+    ips: [n.ip, '127.0.0.1'],
+    dns: [n.name, 'localhost'],
+    usage: ['serverAuth', 'clientAuth'],
+  })
+  return [
+    ...etcdNodes(plan).flatMap((n) => [member(n, 'server'), member(n, 'peer')]),
+    { stem: 'kubeadm-etcd-healthcheck-client', cn: 'kube-etcd-healthcheck-client', org: 'system:masters', ips: [], dns: [], usage: ['clientAuth'] },
+    { stem: 'kubeadm-apiserver-etcd-client', cn: 'kube-apiserver-etcd-client', org: 'system:masters', ips: [], dns: [], usage: ['clientAuth'] },
+  ]
+}
+
+/**
+ * Where a kubeadm node's files go (path under / on the node → file in the lab's pki/). One lab CA stands for
+ * kubeadm's cluster CA and its etcd CA. The kubelet stand-in's client certificate sits where a kubelet keeps its own.
+ */
+export function kubeadmLayout(plan: LabPlan, node: LabNode): Array<[string, string]> {
+  const out: Array<[string, string]> = [
+    ['etc/kubernetes/pki/ca.crt', 'kube-ca.pem'],
+    ['var/lib/kubelet/pki/kubelet-client.crt', 'kube-node.pem'],
+    ['var/lib/kubelet/pki/kubelet-client.key', 'kube-node-key.pem'],
+  ]
+  if (node.roles.includes('etcd')) {
+    out.push(
+      ['etc/kubernetes/pki/etcd/ca.crt', 'kube-ca.pem'],
+      ...(['server', 'peer'] as const).flatMap((k): Array<[string, string]> => [
+        [`etc/kubernetes/pki/etcd/${k}.crt`, `kubeadm-etcd-${k}-${node.name}.pem`],
+        [`etc/kubernetes/pki/etcd/${k}.key`, `kubeadm-etcd-${k}-${node.name}-key.pem`],
+      ]),
+      ['etc/kubernetes/pki/etcd/healthcheck-client.crt', 'kubeadm-etcd-healthcheck-client.pem'],
+      ['etc/kubernetes/pki/etcd/healthcheck-client.key', 'kubeadm-etcd-healthcheck-client-key.pem'],
+    )
+  }
+  if (node.roles.includes('controlplane')) {
+    out.push(
+      ['etc/kubernetes/pki/etcd/ca.crt', 'kube-ca.pem'],
+      ['etc/kubernetes/pki/apiserver.crt', 'kube-apiserver.pem'],
+      ['etc/kubernetes/pki/apiserver.key', 'kube-apiserver-key.pem'],
+      ['etc/kubernetes/pki/apiserver-etcd-client.crt', 'kubeadm-apiserver-etcd-client.pem'],
+      ['etc/kubernetes/pki/apiserver-etcd-client.key', 'kubeadm-apiserver-etcd-client-key.pem'],
+    )
+  }
+  return [...new Map(out).entries()]
+}
+
 /** Create the CA and every certificate in `dir` unless they already exist (a re-run keeps the lab's PKI). */
 export async function ensurePki(plan: LabPlan, dir: string): Promise<void> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 })
@@ -78,7 +131,7 @@ export async function ensurePki(plan: LabPlan, dir: string): Promise<void> {
       '-subj', `/CN=kube-ca-dr-lab-${plan.name}`], 'create the lab CA')
   }
   await Promise.all(
-    certSpecs(plan).map(async (spec) => {
+    [...certSpecs(plan), ...(plan.flavor === 'kubeadm' ? kubeadmCertSpecs(plan) : [])].map(async (spec) => {
       const cert = path.join(dir, `${spec.stem}.pem`)
       const key = path.join(dir, `${spec.stem}-key.pem`)
       if (fs.existsSync(cert) && fs.existsSync(key)) return

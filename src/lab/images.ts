@@ -59,6 +59,10 @@ export function contentHash(parts: Array<string | Buffer>): string {
 const nodeFileNames = ['dr-lab-node-init', 'sshd_config']
 const innerFileNames = ['collect-inner.sh', 'entrypoint.sh', 'kube-apiserver', 'kubelet']
 const fixtureNames = () => fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.mjs')).sort()
+// The static-pod agent (kubeadm flavor) reads manifests with the same YAML parser dr uses: the `yaml` package's
+// dependency-free ESM build, copied beside the fixtures.
+const YAML_DIST = path.join(projectRoot, 'node_modules', 'yaml', 'browser', 'dist')
+const yamlVersion = () => (JSON.parse(fs.readFileSync(path.join(projectRoot, 'node_modules', 'yaml', 'package.json'), 'utf8')) as { version: string }).version
 
 export function nodeImageHash(mirror: string): string {
   return contentHash([SUITE, mirror, NODE_PACKAGES.join(','), ...nodeFileNames.map((f) => fs.readFileSync(path.join(FILES, f)))])
@@ -69,6 +73,7 @@ export function innerImageHash(nodeHash: string): string {
     nodeHash,
     ...innerFileNames.map((f) => fs.readFileSync(path.join(FILES, f))),
     ...fixtureNames().flatMap((f) => [f, fs.readFileSync(path.join(FIXTURES, f))]),
+    `yaml@${yamlVersion()}`,
   ])
 }
 
@@ -90,12 +95,20 @@ export async function ensureImages(out: Output): Promise<LabImages> {
   }
   if (!(await imageExists(images.hyperkube)) || !(await imageExists(images.etcd))) await buildInnerImage(images, out)
   if (!fs.existsSync(images.innerTar)) {
-    out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
-    await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
-    await fsp.rename(images.innerTar + TMP, images.innerTar)
+    await saveInnerTar(images, out)
     await dropStale(images, nodeHash)
   }
   return images
+}
+
+/**
+ * `docker save` of the inner images into the cache. Also called when the tar vanished between ensureImages and
+ * loading (another checkout's `lab up` on the same cache dropped it as stale).
+ */
+export async function saveInnerTar(images: LabImages, out: Output): Promise<void> {
+  out.progress(`saving the inner images to ${path.relative(projectRoot, images.innerTar)}`)
+  await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
+  await fsp.rename(images.innerTar + TMP, images.innerTar)
 }
 
 /** Older builds' inner images and cache files (an image a running lab still uses stays: rmi refuses it). */
@@ -180,6 +193,9 @@ async function buildInnerImage(images: LabImages, out: Output) {
   try {
     for (const f of innerFileNames) await fsp.copyFile(path.join(FILES, f), path.join(dir, f))
     for (const f of fixtureNames()) await fsp.copyFile(path.join(FIXTURES, f), path.join(dir, f))
+    await fsp.cp(YAML_DIST, path.join(dir, 'yaml'), { recursive: true })
+    await fsp.writeFile(path.join(dir, 'yaml', 'package.json'), '{ "type": "module" }\n')
+    await runLocal(['chmod', '-R', 'a+rX', dir])
     await fsp.chmod(dir, 0o755)
     await dockerPipe(
       ['run', '--rm', '--network=none', '--label', 'dr.lab.build=inner', '-v', `${dir}:/in:ro`, images.node, 'sh', '/in/collect-inner.sh'],

@@ -1,4 +1,4 @@
-// What `lab up` leaves for every other dr command: inventories/<lab>.yaml (flavor rke, the team's format) and
+// What `lab up` leaves for every other dr command: inventories/<lab>.yaml (flavor rke or kubeadm, the team's format) and
 // inventories/<lab>/ with the SSH key, known_hosts, the kubeconfig and the backup age identity.
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
@@ -9,7 +9,7 @@ import { projectRoot } from '../cli/context.ts'
 import { DrError, relevantLines } from '../core/error.ts'
 import { runLocal } from '../transport/local.ts'
 import { APISERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './controlplane.ts'
-import { controlplaneNodes, type LabNode, type LabPlan } from './topology.ts'
+import { controlplaneNodes, flavorOf, type LabNode, type LabPlan } from './topology.ts'
 
 export interface LabFiles {
   /** inventories/<lab>.yaml */
@@ -45,12 +45,34 @@ export function offsiteNode(plan: LabPlan): LabNode {
   return plan.nodes.find((n) => n.site === last && n.roles.includes('worker')) ?? plan.nodes[plan.nodes.length - 1]
 }
 
+const rkeEtcd = {
+  clientPort: ETCD_CLIENT_PORT,
+  peerPort: ETCD_PEER_PORT,
+  caFile: '/etc/kubernetes/ssl/kube-ca.pem',
+  certFile: '/etc/kubernetes/ssl/kube-etcd-{ipDashes}.pem',
+  keyFile: '/etc/kubernetes/ssl/kube-etcd-{ipDashes}-key.pem',
+  dataDir: '/var/lib/etcd',
+  container: 'etcd',
+}
+
+// kubeadm: etcd's own healthcheck client certificate (what `kubeadm` itself uses to ask etcd); `container` names
+// the component (a static pod's container is etcd).
+const kubeadmEtcd = {
+  clientPort: ETCD_CLIENT_PORT,
+  peerPort: ETCD_PEER_PORT,
+  caFile: '/etc/kubernetes/pki/etcd/ca.crt',
+  certFile: '/etc/kubernetes/pki/etcd/healthcheck-client.crt',
+  keyFile: '/etc/kubernetes/pki/etcd/healthcheck-client.key',
+  dataDir: '/var/lib/etcd',
+  container: 'etcd',
+}
+
 /** The inventory document (pure). Paths are relative to inventories/, as the format says. */
 export function renderInventory(plan: LabPlan, recipient: string): string {
   const rel = plan.name
   const doc = {
     cluster: plan.name,
-    flavor: 'rke',
+    flavor: flavorOf(plan),
     ssh: {
       user: 'root',
       port: 22,
@@ -62,15 +84,7 @@ export function renderInventory(plan: LabPlan, recipient: string): string {
       commandTimeoutMs: 120000,
       concurrency: 8,
     },
-    etcd: {
-      clientPort: ETCD_CLIENT_PORT,
-      peerPort: ETCD_PEER_PORT,
-      caFile: '/etc/kubernetes/ssl/kube-ca.pem',
-      certFile: '/etc/kubernetes/ssl/kube-etcd-{ipDashes}.pem',
-      keyFile: '/etc/kubernetes/ssl/kube-etcd-{ipDashes}-key.pem',
-      dataDir: '/var/lib/etcd',
-      container: 'etcd',
-    },
+    etcd: flavorOf(plan) === 'kubeadm' ? kubeadmEtcd : rkeEtcd,
     kubernetes: {
       kubeconfig: `${rel}/kube_config_cluster.yml`,
       apiserverPort: APISERVER_PORT,

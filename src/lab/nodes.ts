@@ -14,7 +14,7 @@ export function labLabels(plan: LabPlan): string[] {
 }
 
 export async function createNetwork(plan: LabPlan): Promise<void> {
-  const spec: LabSpec = { name: plan.name, sites: plan.sites, workers: plan.workers, subnet: plan.subnet }
+  const spec: LabSpec = { name: plan.name, ...(plan.flavor ? { flavor: plan.flavor } : {}), sites: plan.sites, workers: plan.workers, subnet: plan.subnet }
   await docker(
     ['network', 'create', '--driver=bridge', `--subnet=${plan.subnet}`, `--gateway=${plan.gateway}`, ...labLabels(plan),
       '--label', `dr.lab.spec=${JSON.stringify(spec)}`, plan.network],

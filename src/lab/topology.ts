@@ -12,8 +12,14 @@ export interface LabNode {
   container: string
 }
 
+/** How the control plane runs: RKE's docker containers, or kubeadm's static pods run by a kubelet stand-in. */
+export type LabFlavor = 'rke' | 'kubeadm'
+export const LAB_FLAVORS: readonly LabFlavor[] = ['rke', 'kubeadm']
+
 export interface LabSpec {
   name: string
+  /** Unset: rke (labs made before flavors existed have none). */
+  flavor?: LabFlavor
   /** Sites in order, with their number of etcd+controlplane nodes. */
   sites: Array<{ name: string; masters: number }>
   /** Workers per site. */
@@ -104,6 +110,13 @@ export function planLab(spec: LabSpec): LabPlan {
   }
   if (host > 250) throw usage('too many nodes for one /24', 'use fewer nodes')
   return { ...spec, network: networkName(spec.name), gateway: `${prefix}.1`, nodes }
+}
+
+export const flavorOf = (p: Pick<LabSpec, 'flavor'>): LabFlavor => p.flavor ?? 'rke'
+
+export function parseFlavor(text: string): LabFlavor {
+  if ((LAB_FLAVORS as readonly string[]).includes(text)) return text as LabFlavor
+  throw usage(`--flavor ${text} is not a lab flavor`, `use one of ${LAB_FLAVORS.join(', ')}`)
 }
 
 export const etcdNodes = (p: LabPlan) => p.nodes.filter((n) => n.roles.includes('etcd'))

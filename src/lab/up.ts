@@ -8,14 +8,15 @@ import { boundingCaps } from './caps.ts'
 import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
 import { docker, dockerText, requireEngine } from './docker.ts'
-import { ensureImages, type LabImages } from './images.ts'
+import { startKubeadmControlPlane } from './flavor-kubeadm.ts'
+import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
 import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
 import {
   authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
 } from './nodes.ts'
 import {
-  controlplaneNodes, etcdNodes, freeSubnet, networkName, planLab, subnetFor, type LabNode, type LabPlan, type LabSpec,
+  controlplaneNodes, etcdNodes, flavorOf, freeSubnet, networkName, planLab, subnetFor, type LabFlavor, type LabNode, type LabPlan, type LabSpec,
 } from './topology.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -35,23 +36,26 @@ export interface UpOptions {
   workers: number
   /** Unset: the lab's usual /24 (172.30.0.0/24 for "lab"), or the next free one. */
   subnet?: string
+  /** Unset: rke. */
+  flavor?: LabFlavor
 }
 
 const sameSpec = (a: LabSpec, b: UpOptions) =>
-  (b.subnet === undefined || a.subnet === b.subnet) && a.workers === b.workers && JSON.stringify(a.sites) === JSON.stringify(b.sites)
+  (b.subnet === undefined || a.subnet === b.subnet) && a.workers === b.workers && JSON.stringify(a.sites) === JSON.stringify(b.sites) &&
+  flavorOf(a) === flavorOf(b)
 
 export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   const t0 = Date.now()
   await requireEngine()
   const existing = await existingSpec(opts.name, networkName(opts.name))
   const subnet = existing?.subnet ?? opts.subnet ?? freeSubnet(subnetFor(opts.name), await dockerSubnets())
-  const spec: LabSpec = { name: opts.name, sites: opts.sites, workers: opts.workers, subnet }
+  const spec: LabSpec = { name: opts.name, ...(opts.flavor && opts.flavor !== 'rke' ? { flavor: opts.flavor } : {}), sites: opts.sites, workers: opts.workers, subnet }
   let plan = planLab(spec)
   const files = labFiles(plan.name)
   if (existing && !sameSpec(existing, opts)) {
     throw new DrError({
       code: 'lab.exists-different',
-      message: `lab ${plan.name} is already up with sites ${existing.sites.map((s) => `${s.name}=${s.masters}`).join(',')}, ${existing.workers} worker(s) per site, ${existing.subnet}`,
+      message: `lab ${plan.name} is already up (flavor ${flavorOf(existing)}) with sites ${existing.sites.map((s) => `${s.name}=${s.masters}`).join(',')}, ${existing.workers} worker(s) per site, ${existing.subnet}`,
       hint: `run \`dr lab down${plan.name === 'lab' ? '' : ` --name ${plan.name}`}\` first, or repeat the same options`,
       exit: 'usage',
     })
@@ -110,13 +114,15 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   await Promise.all(
     plan.nodes.map(async (n) => {
       await authorizeKey(n, publicKey)
-      await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
+      if (flavorOf(plan) === 'rke') await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
       if (n === offsiteNode(plan)) await docker(['exec', n.container, 'mkdir', '-p', '/var/backups/dr'])
     }),
   )
   await loadInnerImages(plan, images, out)
   out.progress(`images loaded (${secs(t0)}); starting etcd on ${etcdNodes(plan).map((n) => n.name).join(', ')}`)
-  await startControlPlane(plan, images, files, out)
+  if (flavorOf(plan) === 'kubeadm') await startKubeadmControlPlane(plan, images, files.pki, out)
+  else await startControlPlane(plan, images, files, out)
+  await waitNodesReady(plan, files)
   out.progress(`control plane ready (${secs(t0)})`)
   await ensureSamplePods(plan, files, out)
 
@@ -142,7 +148,7 @@ async function driftFromFresh(plan: LabPlan, found: Array<{ name: string; state:
   const running = plan.nodes.filter((n) => !stopped.includes(n.name))
   const states = await Promise.all(running.map((n) => innerContainers(n)))
   running.forEach((n, i) => {
-    for (const c of expectedInner(n)) {
+    for (const c of expectedInner(plan, n)) {
       const st = states[i].get(c) ?? 'missing'
       if (st !== 'running') out.push(`lab ${plan.name}: ${c} on ${n.name} is ${st}`)
     }
@@ -150,7 +156,9 @@ async function driftFromFresh(plan: LabPlan, found: Array<{ name: string; state:
   return out
 }
 
-function expectedInner(n: LabNode): string[] {
+function expectedInner(plan: LabPlan, n: LabNode): string[] {
+  // kubeadm: the kubelet stand-in; its pods' containers carry kubelet-made names (k8s_…).
+  if (flavorOf(plan) === 'kubeadm') return ['kubelet']
   return [...(n.roles.includes('etcd') ? ['etcd'] : []), ...(n.roles.includes('controlplane') ? ['kube-apiserver'] : []), 'kubelet']
 }
 
@@ -163,7 +171,10 @@ async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
   const queue = [...need]
   await Promise.all(
     [0, 1].map(async () => {
-      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar)
+      for (let n = queue.shift(); n; n = queue.shift()) {
+        if (!fs.existsSync(images.innerTar)) await saveInnerTar(images, out)
+        await loadImages(n, images.innerTar)
+      }
     }),
   )
 }
@@ -214,10 +225,14 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
       .filter((n) => !inner.get(n.name)!.has('kubelet'))
       .map((n) => innerCreateAndStart(n, 'kubelet', kubeletBody(plan, n, images.hyperkube))),
   )
+}
+
+async function waitNodesReady(plan: LabPlan, files: LabFiles) {
   const api = apiClient(files.pki, controlplaneNodes(plan)[0].ip)
   let names: string[] = []
   await waitFor(
     'not every node registered Ready',
+    // Generous: on a loaded machine the first heartbeats wait for every apiserver's etcd connection.
     180_000,
     async () => {
       const r = await api.request('GET', '/api/v1/nodes').catch(() => undefined)

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { DrError } from '../../core/error.ts'
 import { formatDuration, table } from '../../core/output.ts'
 import { action } from '../run.ts'
-import { DEFAULT_LAB, DEFAULT_SITES, parseSites } from '../../lab/topology.ts'
+import { DEFAULT_LAB, DEFAULT_SITES, parseFlavor, parseSites } from '../../lab/topology.ts'
 
 const nameOpt = (c: Command) => c.option('--name <name>', 'lab name', DEFAULT_LAB)
 
@@ -15,6 +15,7 @@ export function registerLab(program: Command) {
     .option('--sites <sites>', 'sites and their etcd+controlplane nodes', DEFAULT_SITES)
     .option('--workers <n>', 'worker nodes per site', '1')
     .option('--subnet <cidr>', 'the lab network (a /24); default 172.30.0.0/24 for "lab", a free 172.30.N.0/24 for others')
+    .option('--flavor <flavor>', 'rke (docker containers, as `rke up` makes them) or kubeadm (static pods run by a kubelet stand-in)', 'rke')
     .action(
       action(async (ctx, _args, opts) => {
         const { labUp } = await import('../../lab/up.ts')
@@ -22,8 +23,8 @@ export function registerLab(program: Command) {
         if (!Number.isInteger(workers) || workers < 0 || workers > 5) {
           throw new DrError({ code: 'lab.bad-option', message: `--workers ${opts.workers} is not a number from 0 to 5`, exit: 'usage' })
         }
-        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet }, ctx.out)
-        if (ctx.opts.json) return ctx.out.data({ name: r.plan.name, unchanged: r.unchanged, seconds: r.seconds, inventory: r.files.inventory, nodes: r.plan.nodes })
+        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet, flavor: parseFlavor(opts.flavor) }, ctx.out)
+        if (ctx.opts.json) return ctx.out.data({ name: r.plan.name, flavor: r.plan.flavor ?? 'rke', unchanged: r.unchanged, seconds: r.seconds, inventory: r.files.inventory, nodes: r.plan.nodes })
         ctx.out.line(`lab ${r.plan.name} is up${r.unchanged ? ' (unchanged)' : ''} in ${formatDuration(Math.round(r.seconds * 1000))}; inventory: ${r.files.inventory}`)
         ctx.out.line(table(['NODE', 'SITE', 'ROLES', 'ADDRESS'], r.plan.nodes.map((n) => [n.name, n.site, n.roles.join(','), n.ip])))
       }),

@@ -8,6 +8,7 @@ cp /usr/bin/etcd /usr/bin/etcdctl /out/usr/local/bin/
 cp /in/kube-apiserver /in/kubelet /out/usr/local/bin/
 cp /in/entrypoint.sh /out/opt/rke-tools/
 cp /in/*.mjs /out/opt/dr-lab/
+cp -r /in/yaml /out/opt/dr-lab/yaml
 chmod 755 /out/usr/local/bin/* /out/opt/rke-tools/entrypoint.sh
 chmod 1777 /out/tmp
 mkdir -p /out/etc /out/root
