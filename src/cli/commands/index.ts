@@ -7,6 +7,7 @@ import { registerInventory } from './inventory.ts'
 import { registerContainer } from './container.ts'
 import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
+import { registerRun } from './run.ts'
 import { registerMisc } from './misc.ts'
 
 export function registerCommands(program: Command) {
@@ -17,5 +18,6 @@ export function registerCommands(program: Command) {
   registerContainer(program)
   registerBackup(program)
   registerFailover(program)
+  registerRun(program)
   registerMisc(program)
 }
