@@ -44,7 +44,7 @@ export class SftpStore implements BackupStore {
 
   async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
     const t = await this.transport()
-        await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
+    await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
       await t.$`mkdir -p -m 700 ${this.dir}`
     })
     const tmp = this.file(partialName(name, randomBytes(4).toString('hex')))
@@ -52,6 +52,7 @@ export class SftpStore implements BackupStore {
     try {
       const sink = (await t.createWriteStream(tmp, { mode: 0o600 })) as Writable
       await pipeline(source, count.stream, sink, { signal: opts.signal })
+      await opts.commit
       await t.rename(tmp, this.file(name))
     } catch (e) {
       await t.unlink(tmp).catch(() => {})
