@@ -136,7 +136,9 @@ t.test('the commit gate: an object stays invisible until its metadata is stored,
   open()
   await saving
   t.same((await store.list()).map((o) => o.name), [NAME], 'visible once committed')
-  const refused = store.save('it_20261201T230000Z_r43.db.gz', Readable.from([randomBytes(1000)]), { commit: Promise.reject(new Error('metadata failed')) })
+  const failing = Promise.reject(new Error('metadata failed'))
+  failing.catch(() => undefined) // the store awaits it only once the bytes are written
+  const refused = store.save('it_20261201T230000Z_r43.db.gz', Readable.from([randomBytes(1000)]), { commit: failing })
   await t.rejects(refused, /metadata failed/)
   t.same((await store.list()).map((o) => o.name), [NAME], 'a refused commit leaves nothing')
   t.same(fs.readdirSync(dir), [NAME], 'not even a temporary file')
