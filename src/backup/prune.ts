@@ -5,7 +5,8 @@ import { planRetention, type RetentionPlan, type RetentionPolicy } from './reten
 import type { BackupStore } from './store.ts'
 
 export async function planPrune(store: BackupStore, cluster: string, policy: RetentionPolicy): Promise<RetentionPlan<BackupEntry>> {
-  return planRetention(await listBackups(store, { cluster }), policy)
+  // A backup with problems (no metadata, a size that does not match) is never the one retention relies on.
+  return planRetention(await listBackups(store, { cluster }), policy, { isSound: (e) => e.problems.length === 0 })
 }
 
 export async function applyPrune(store: BackupStore, plan: RetentionPlan<BackupEntry>): Promise<{ deleted: string[]; failed: Array<{ id: string; error: string }> }> {

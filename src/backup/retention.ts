@@ -1,5 +1,6 @@
 // Which backups to keep: the last N, plus the newest of each of the last D days, W ISO weeks and M months
-// (restic's and borg's rule). The newest backup is always kept, whatever the policy says. Pure.
+// (restic's and borg's rule). The newest backup is always kept, whatever the policy says, and so is the newest
+// sound one (complete, with its metadata, sizes matching): a broken newest backup never costs the last good one. Pure.
 
 export interface RetentionPolicy {
   last: number
@@ -32,7 +33,7 @@ export function weekKey(d: Date): string {
   return `${t.getUTCFullYear()}-W${String(week).padStart(2, '0')}`
 }
 
-export function planRetention<T extends Dated>(items: readonly T[], policy: RetentionPolicy): RetentionPlan<T> {
+export function planRetention<T extends Dated>(items: readonly T[], policy: RetentionPolicy, opts: { isSound?: (item: T) => boolean } = {}): RetentionPlan<T> {
   const sorted = [...items].sort((a, b) => new Date(b.createdAt).getTime() - new Date(a.createdAt).getTime())
   const reasons = new Map<T, string[]>()
   const mark = (item: T, why: string) => reasons.set(item, [...(reasons.get(item) ?? []), why])
@@ -54,6 +55,8 @@ export function planRetention<T extends Dated>(items: readonly T[], policy: Rete
     }
   }
   if (sorted.length > 0 && !reasons.has(sorted[0])) mark(sorted[0], 'newest')
+  const newestSound = opts.isSound ? sorted.find(opts.isSound) : undefined
+  if (newestSound && newestSound !== sorted[0]) mark(newestSound, 'newest sound')
   return {
     keep: sorted.filter((i) => reasons.has(i)).map((item) => ({ item, reasons: reasons.get(item)! })),
     remove: sorted.filter((i) => !reasons.has(i)),

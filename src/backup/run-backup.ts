@@ -72,6 +72,44 @@ export interface RunBackupResult {
   verify?: VerifyReport
 }
 
+/** The member a backup is taken from: --member, else a healthy follower. */
+async function pickMember(inv: Inventory, conns: TransportSource, o: { member?: string; out: Output }): Promise<{ host: string; why: string }> {
+  if (o.member) {
+    if (!inv.hosts[o.member]?.roles.includes('etcd')) {
+      throw new DrError({ code: 'backup.not-a-member', message: `${o.member} is not an etcd host in the inventory`, hint: `etcd hosts: ${hostsWithRole(inv, 'etcd').map((h) => h.name).join(', ')}`, exit: 'usage' })
+    }
+    return { host: o.member, why: 'chosen with --member' }
+  }
+  const { probeCluster } = await import('../etcd/status.ts')
+  o.out.progress('probing etcd members to pick a healthy follower')
+  const cluster = await probeCluster(conns, inv)
+  const choice = chooseSnapshotMember(cluster.members)
+  if (!choice.host) throw new DrError({ code: 'backup.no-member', message: choice.why, hint: 'check the cluster with `dr status`', exit: 'failed' })
+  return { host: choice.host, why: choice.why }
+}
+
+export interface BackupPlan {
+  member: { host: string; why: string }
+  store: string
+  type: StoreConfig['type']
+  location: string
+  encrypted: boolean
+  verify: boolean
+}
+
+/** What `dr backup now` would do, reading only: the member it would snapshot and where the backup would go. */
+export async function planBackup(inv: Inventory, conns: TransportSource, o: RunBackupOptions): Promise<BackupPlan> {
+  const cfg = storeConfig(inv, o.store)
+  const member = await pickMember(inv, conns, o)
+  const store = await openStore(cfg, { transports: conns })
+  try {
+    const encrypted = inv.backup.recipients.length > 0
+    return { member, store: cfg.name, type: cfg.type, location: store.location(`${inv.cluster}_<time>_r<revision>.db.gz${encrypted ? '.age' : ''}`), encrypted, verify: !!o.verify }
+  } finally {
+    await store.close()
+  }
+}
+
 export async function runBackup(inv: Inventory, conns: TransportSource, o: RunBackupOptions): Promise<RunBackupResult> {
   const started = Date.now()
   const cfg = storeConfig(inv, o.store)
@@ -79,20 +117,8 @@ export async function runBackup(inv: Inventory, conns: TransportSource, o: RunBa
   // A backup that fails its verification counts as a failed run: it cannot be trusted.
   let ok = false
   try {
-    const { probeCluster, probeMember } = await import('../etcd/status.ts')
-    let member: { host: string; why: string }
-    if (o.member) {
-      if (!inv.hosts[o.member]?.roles.includes('etcd')) {
-        throw new DrError({ code: 'backup.not-a-member', message: `${o.member} is not an etcd host in the inventory`, hint: `etcd hosts: ${hostsWithRole(inv, 'etcd').map((h) => h.name).join(', ')}`, exit: 'usage' })
-      }
-      member = { host: o.member, why: 'chosen with --member' }
-    } else {
-      o.out.progress('probing etcd members to pick a healthy follower')
-      const cluster = await probeCluster(conns, inv)
-      const choice = chooseSnapshotMember(cluster.members)
-      if (!choice.host) throw new DrError({ code: 'backup.no-member', message: choice.why, hint: 'check the cluster with `dr status`', exit: 'failed' })
-      member = { host: choice.host, why: choice.why }
-    }
+    const { probeMember } = await import('../etcd/status.ts')
+    const member = await pickMember(inv, conns, o)
     o.out.progress(`snapshotting ${member.host} (${member.why})`)
     const probe = await probeMember(conns, inv, member.host, { keep: true, timeoutMs: 5000 })
     if (!probe.conn) throw new DrError({ code: 'backup.member-unreachable', message: `cannot reach etcd on ${member.host}: ${probe.status.error}`, host: member.host, hint: 'pick another member with --member, or check `dr status`' })

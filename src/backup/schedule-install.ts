@@ -38,7 +38,7 @@ export interface ScheduleResult {
   notes: string[]
 }
 
-export async function installSchedule(spec: ScheduleSpec, o: { install?: 'systemd' | 'cron'; unitDir: string; cronDir: string }): Promise<ScheduleResult> {
+export async function installSchedule(spec: ScheduleSpec, o: { install?: 'systemd' | 'cron'; unitDir: string; cronDir: string; plan?: boolean }): Promise<ScheduleResult> {
   const kind = o.install ?? 'systemd'
   const files: Array<{ path: string; content: string }> = []
   if (kind === 'systemd') {
@@ -49,6 +49,10 @@ export async function installSchedule(spec: ScheduleSpec, o: { install?: 'system
     files.push({ path: path.join(o.cronDir, c.name), content: c.content })
   }
   const notes: string[] = []
+  if (o.install && o.plan) {
+    notes.push(`# plan only: nothing written; without --plan, --install ${kind} writes ${files.length === 1 ? 'this file' : 'these files'}${kind === 'systemd' ? ' and enables the timer' : ''}`)
+    return { kind, installed: false, files, notes }
+  }
   if (!o.install) {
     notes.push(`# nothing written; run again with --install ${kind} to write ${files.length === 1 ? 'this file' : 'these files'}${kind === 'systemd' ? ' (or --install cron)' : ''}`)
     return { kind, installed: false, files, notes }

@@ -47,6 +47,7 @@ export class DirStore implements BackupStore {
       // Durable before visible: fsync the data, rename, fsync the directory.
       const fh = await fsp.open(tmp, 'r')
       await fh.sync().finally(() => fh.close())
+      await opts.commit
       await fsp.rename(tmp, path.join(this.dir, name))
       const dh = await fsp.open(this.dir, 'r')
       await dh.sync().catch(() => {}).finally(() => dh.close())

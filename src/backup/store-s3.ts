@@ -72,6 +72,10 @@ export class S3Store implements BackupStore {
         size += chunk.length
         cb(null, chunk)
       },
+      // The last part (and so the completion that makes the object visible) waits for the commit.
+      flush(cb) {
+        Promise.resolve(opts.commit).then(() => cb(), cb)
+      },
     })
     source.pipe(body)
     const upload = new Upload({

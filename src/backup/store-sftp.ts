@@ -44,17 +44,39 @@ export class SftpStore implements BackupStore {
 
   async save(name: string, source: Readable, opts: SaveOptions = {}): Promise<{ size: number }> {
     const t = await this.transport()
-        await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
+    await t.mkdir(this.dir, { mode: 0o700 }).catch(async () => {
       await t.$`mkdir -p -m 700 ${this.dir}`
     })
     const tmp = this.file(partialName(name, randomBytes(4).toString('hex')))
     const count = byteCounter()
+    let dead = false
     try {
       const sink = (await t.createWriteStream(tmp, { mode: 0o600 })) as Writable
-      await pipeline(source, count.stream, sink, { signal: opts.signal })
+      // A connection that dies (the host gone, sshd killed) must fail the upload, not leave it waiting forever.
+      // (ssh2's write stream then never finishes destroying itself: waiting for the pipeline would hang.)
+      const conn = (t as { client?: NodeJS.EventEmitter }).client
+      let onClose = () => {}
+      const closed = new Promise<never>((_, reject) => {
+        onClose = () => {
+          dead = true
+          const e = new Error(`the SSH connection to ${this.host} closed during the upload`)
+          source.destroy(e)
+          reject(e)
+        }
+      })
+      closed.catch(() => undefined) // raced below; this only keeps a late rejection from being "unhandled"
+      conn?.once('close', onClose)
+      try {
+        await Promise.race([pipeline(source, count.stream, sink, { signal: opts.signal }), closed])
+      } finally {
+        conn?.off('close', onClose)
+      }
+      await opts.commit
       await t.rename(tmp, this.file(name))
     } catch (e) {
-      await t.unlink(tmp).catch(() => {})
+      // Over a dead connection nothing can be removed (and the call would never return): the hidden temporary
+      // file stays, never listed.
+      if (!dead) await t.unlink(tmp).catch(() => undefined)
       throw e
     }
     return { size: count.size() }

@@ -14,6 +14,12 @@ export interface SaveOptions {
   /** Size in bytes when known (lets S3 pick a part size). */
   size?: number
   signal?: AbortSignal
+  /**
+   * The object becomes visible only after this resolves, once every byte is stored under its temporary name (or
+   * in the unfinished multipart upload); when it rejects, the save fails and nothing becomes visible. A backup
+   * writes its metadata record first and then lets its payload appear, so a listed payload always has one.
+   */
+  commit?: Promise<void>
 }
 
 export interface BackupStore {

@@ -68,7 +68,12 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   const name = payloadName(id, { compressed: level > 0, encrypted })
   const ctx = { store: o.store, spoolDir: o.spoolDir, retry: o.retry, signal: o.signal, onRetry: o.onRetry, sleep: o.sleep }
 
-  const upload = await spooledUpload({ ...ctx, name })
+  // The payload stays invisible (a temporary name, an unfinished multipart upload) until its metadata is stored.
+  let commit!: () => void
+  let cancel!: (e: unknown) => void
+  const committed = new Promise<void>((resolve, reject) => ((commit = resolve), (cancel = reject)))
+  committed.catch(() => undefined) // observed by the store's save; this only keeps it from being "unhandled"
+  const upload = await spooledUpload({ ...ctx, name, commit: committed })
   let encoded
   try {
     encoded = await encodeSnapshot(snapshotSource(o.member.client, { timeoutMs: o.snapshotTimeoutMs }), upload.sink, {
@@ -77,6 +82,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
       signal: o.signal,
     })
   } catch (e) {
+    cancel(e)
     await upload.discard()
     if (o.signal?.aborted) throw e
     throw new DrError({
@@ -89,6 +95,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
     })
   }
   if (!encoded.trailerValid) {
+    cancel(new Error('corrupt snapshot'))
     await upload.discard()
     throw new DrError({
       code: 'backup.snapshot-corrupt',
@@ -122,14 +129,31 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
     encryption: { type: encrypted ? 'age' : 'none', recipients: o.recipients },
     drVersion: o.drVersion,
   }
+  // Keep the metadata beside the spooled snapshot when the store fails: together they are a complete backup.
+  const keepLocally = () => fsp.writeFile(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata), { mode: 0o600 })
+  try {
+    await uploadSmall({ ...ctx, name: metadataName(id) }, encodeMetadata(metadata))
+  } catch (e) {
+    cancel(e)
+    await upload.abandon()
+    await keepLocally()
+    throw e instanceof DrError
+      ? new DrError({ code: e.code, message: e.message, doing: e.doing, details: e.details, cause: e, hint: `the backup is kept locally at ${upload.spoolPath} (metadata beside it); fix the store and copy both there, or run \`dr backup now\` again` })
+      : e
+  }
+  crashHook('backup-before-commit')
+  commit()
   let attempts: number
   try {
     ;({ attempts } = await upload.finish())
   } catch (e) {
-    // Keep the metadata beside the spooled snapshot: together they are a complete backup, ready to copy.
-    await fsp.writeFile(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata), { mode: 0o600 }).catch(() => {})
+    await keepLocally()
     throw e
   }
-  await uploadSmall({ ...ctx, name: metadataName(id) }, encodeMetadata(metadata))
   return { metadata, location: o.store.location(name), durationMs: Date.now() - started, uploadAttempts: attempts }
+}
+
+/** For the fault tests: die like `kill -9` at a named point. Never set in production. */
+function crashHook(point: string) {
+  if (process.env.DR_TEST_CRASH_AT === point) process.kill(process.pid, 'SIGKILL')
 }

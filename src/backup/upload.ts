@@ -63,6 +63,8 @@ export interface SpooledUpload {
   finish(): Promise<{ attempts: number }>
   /** Remove the spool after a failed pipeline (the snapshot itself failed: nothing worth keeping). */
   discard(): Promise<void>
+  /** Give up on the store (its first attempt has failed or is failing) and keep the complete spool. */
+  abandon(): Promise<void>
   spoolPath: string
 }
 
@@ -74,6 +76,8 @@ export interface UploadContext {
   signal?: AbortSignal
   onRetry?: (attempt: number, delayMs: number, error: unknown) => void
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** The first, streamed attempt becomes visible only once this resolves (see SaveOptions.commit). */
+  commit?: Promise<void>
 }
 
 export const sleep = (ms: number, signal?: AbortSignal) =>
@@ -90,7 +94,7 @@ export async function spooledUpload(ctx: UploadContext): Promise<SpooledUpload> 
   await once(spool, 'open')
   const branch = new PassThrough({ highWaterMark: 1 << 20 })
   const tee = new Tee(spool, branch)
-  const first = ctx.store.save(ctx.name, branch, { signal: ctx.signal }).then(
+  const first = ctx.store.save(ctx.name, branch, { signal: ctx.signal, commit: ctx.commit }).then(
     () => undefined,
     (e: unknown) => {
       tee.dropBranch()
@@ -106,6 +110,9 @@ export async function spooledUpload(ctx: UploadContext): Promise<SpooledUpload> 
       tee.destroy()
       await first
       await fsp.unlink(spoolPath).catch(() => {})
+    },
+    async abandon() {
+      await first
     },
     async finish() {
       let error = await first

@@ -31,6 +31,8 @@ export interface RecreateOptions {
   name?: string
   /** Mount the old container's anonymous volumes in the new one (default true: their data carries over). */
   reuseAnonymousVolumes?: boolean
+  /** Edit the bind mounts (`/host/path:/container/path[:opts]`), e.g. to move a data dir to another host path. */
+  binds?: (binds: string[], container: ContainerInspect) => string[]
   /** Where the host-side state file lives (default /var/lib/dr/recreate). */
   stateDir?: string
   engine?: EngineDefaults
@@ -54,7 +56,7 @@ const policyText = (p: RestartPolicy | undefined): string =>
 /** What a re-creation will do, without doing it: the printed command and the changes in words. Pure. */
 export function planRecreate(inspect: ContainerInspect, image: ImageInspect | null, opts: RecreateOptions = {}): { argv: string[]; changes: string[]; inexact: string[] } {
   const process = editProcess(inspect.Config, (args) => editArgs(args, opts))
-  const edited: ContainerInspect = { ...inspect, Config: { ...inspect.Config, ...process } }
+  const edited: ContainerInspect = { ...withBinds(inspect, opts), Config: { ...inspect.Config, ...process } }
   const run = buildRunCommand(edited, image, { name: opts.name, engine: opts.engine, restartPolicy: opts.restartPolicy })
   const before = processOf(inspect.Config)
   const after = processOf(edited.Config)
@@ -64,11 +66,18 @@ export function planRecreate(inspect: ContainerInspect, image: ImageInspect | nu
   for (const a of removed) changes.push(`remove argument ${a}`)
   for (const a of added) changes.push(`add argument ${a}`)
   if (removed.length === 0 && added.length === 0 && !sameList(before.args, after.args)) changes.push('reorder arguments')
+  const bindsBefore = inspect.HostConfig.Binds ?? []
+  const bindsAfter = edited.HostConfig.Binds ?? []
+  for (const b of bindsBefore) if (!bindsAfter.includes(b)) changes.push(`remove volume ${b}`)
+  for (const b of bindsAfter) if (!bindsBefore.includes(b)) changes.push(`add volume ${b}`)
   if (opts.restartPolicy && policyText(opts.restartPolicy) !== policyText(inspect.HostConfig.RestartPolicy as RestartPolicy)) {
     changes.push(`restart policy ${policyText(inspect.HostConfig.RestartPolicy as RestartPolicy)} → ${policyText(opts.restartPolicy)}`)
   }
   return { argv: run.argv, changes, inexact: run.inexact }
 }
+
+const withBinds = (c: ContainerInspect, opts: RecreateOptions): ContainerInspect =>
+  opts.binds ? { ...c, HostConfig: { ...c.HostConfig, Binds: opts.binds([...(c.HostConfig.Binds ?? [])], c) } } : c
 
 /** NAME-old-20261121T224501Z */
 export function keptName(name: string, now = new Date()): string {
@@ -191,7 +200,7 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
 
     const process = editProcess(source.Config, (args) => editArgs(args, opts))
     const reuse = opts.reuseAnonymousVolumes === false ? [] : anonymousVolumes(source)
-    const req = createBody(source, image, { process, restartPolicy, reuseVolumes: reuse })
+    const req = createBody(withBinds(source, opts), image, { process, restartPolicy, reuseVolumes: reuse })
     let newId = ''
     try {
       newId = await engine.createContainer(name, req.body)

@@ -10,12 +10,21 @@ export interface DownResult {
   containers: number
   volumes: number
   networks: number
+  /** With plan: what would be removed, and nothing was. */
+  plan?: { containers: string[]; volumes: string[]; networks: string[]; files: string[] }
 }
 
-export async function labDown(name: string, out: Output): Promise<DownResult> {
+export async function labDown(name: string, out: Output, opts: { plan?: boolean } = {}): Promise<DownResult> {
   await requireEngine()
   const filter = `label=${LABEL}=${name}`
   const ids = (what: string) => dockerText([what, 'ls', '-q', ...(what === 'container' ? ['-a'] : []), '--filter', filter]).then((s) => s.split('\n').filter(Boolean))
+  if (opts.plan) {
+    const names = (what: string, format: string) =>
+      dockerText([what, 'ls', ...(what === 'container' ? ['-a'] : []), '--filter', filter, '--format', format]).then((s) => s.split('\n').filter(Boolean))
+    const [containers, volumes, networks] = await Promise.all([names('container', '{{.Names}}'), names('volume', '{{.Name}}'), names('network', '{{.Name}}')])
+    const files = labFiles(name)
+    return { containers: containers.length, volumes: volumes.length, networks: networks.length, plan: { containers, volumes, networks, files: [files.inventory, files.dir, files.state] } }
+  }
   const containers = await ids('container')
   if (containers.length) {
     out.progress(`removing ${containers.length} containers`)

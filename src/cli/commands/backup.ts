@@ -8,10 +8,10 @@ import { Connections } from '../../transport/connect.ts'
 import { listBackups, type BackupEntry } from '../../backup/catalog.ts'
 import { runDaemon } from '../../backup/daemon.ts'
 import { applyPrune, planPrune } from '../../backup/prune.ts'
-import { openNamedStore, readIdentities, runBackup, storeConfig } from '../../backup/run-backup.ts'
+import { openNamedStore, planBackup, readIdentities, runBackup, storeConfig } from '../../backup/run-backup.ts'
 import { installSchedule, scheduleSpec } from '../../backup/schedule-install.ts'
 import { verifyBackup, type VerifyReport } from '../../backup/verify.ts'
-import { action } from '../run.ts'
+import { action, checkNumber } from '../run.ts'
 import type { CliContext } from '../context.ts'
 
 async function withConnections<T>(ctx: CliContext, fn: (inv: Inventory, conns: Connections) => Promise<T>): Promise<T> {
@@ -53,6 +53,17 @@ export function registerBackup(program: Command) {
           throw new DrError({ code: 'usage.bad-option', message: `--retries ${opts.retries}: expected a whole number ≥ 1`, exit: 'usage' })
         }
         return withConnections(ctx, async (inv, conns) => {
+          if (ctx.opts.plan) {
+            const p = await planBackup(inv, conns, { store: opts.store, member: opts.member, verify: !!opts.verify, out: ctx.out })
+            if (ctx.opts.json) ctx.out.data({ plan: true, ...p })
+            else {
+              ctx.out.line(`Plan: snapshot ${p.member.host} (${p.member.why}) into store "${p.store}" (${p.type})`)
+              ctx.out.line(`  at ${p.location}${p.encrypted ? ', encrypted with age' : ', not encrypted (no backup.encryption.recipients)'}`)
+              if (p.verify) ctx.out.line('  then verify it by a restore into a throwaway etcd on this machine')
+              ctx.out.line('plan only: nothing was taken or written')
+            }
+            return 0
+          }
           const retry = attempts === undefined ? undefined : { attempts, baseDelayMs: 2000 }
           const r = await runBackup(inv, conns, { store: opts.store, member: opts.member, verify: !!opts.verify, out: ctx.out, retry })
           const m = r.taken.metadata
@@ -196,7 +207,7 @@ export function registerBackup(program: Command) {
           throw new DrError({ code: 'usage.bad-option', message: `--install ${opts.install}: expected systemd or cron`, exit: 'usage' })
         }
         const spec = scheduleSpec(inv, { cron: opts.cron, store: opts.store, verify: !!opts.verify, user: opts.user })
-        const r = await installSchedule(spec, { install: opts.install, unitDir: opts.unitDir, cronDir: opts.cronDir })
+        const r = await installSchedule(spec, { install: opts.install, unitDir: opts.unitDir, cronDir: opts.cronDir, plan: ctx.opts.plan })
         if (ctx.opts.json) ctx.out.data(r)
         else {
           for (const f of r.files) {
@@ -214,8 +225,20 @@ export function registerBackup(program: Command) {
     .option('--cron <expr>', 'cron expression (default: backup.schedule)')
     .option('--store <name>', 'store for the runs')
     .option('--verify', 'verify every backup')
+    .option('--max-failures <n>', 'exit 1 after this many failed runs in a row, so a supervisor sees it (default 3)', '3')
+    .option('--run-now', 'take a backup at start, then follow the schedule')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 when stopped by SIGTERM/SIGINT after a good run (or before any run); 1 when --max-failures runs in a
+row failed, or when stopped right after a failed run. Each failure is also counted in backup.metricsFile.
+
+Example:
+  dr backup daemon --cron "*/30 * * * *" --run-now --max-failures 2`,
+    )
     .action(
       action(async (ctx, _args, opts) => {
+        const maxFailures = checkNumber('--max-failures', opts.maxFailures, { unit: 'failed runs in a row', integer: true, min: 1 })
         return withConnections(ctx, async (inv, conns) => {
           const cron = opts.cron ?? inv.backup.schedule
           if (!cron) throw new DrError({ code: 'backup.no-schedule', message: 'no cron expression', hint: 'pass --cron "0 */6 * * *" or set backup.schedule', exit: 'usage' })
@@ -229,6 +252,8 @@ export function registerBackup(program: Command) {
           const r = await runDaemon({
             cron,
             signal: stop.signal,
+            maxFailures,
+            runAtStart: !!opts.runNow,
             onSchedule: (next) => ctx.out.progress(`next backup at ${next.toISOString()}`),
             onError: (e) => ctx.out.warn(`backup run failed: ${(e as Error).message}`),
             run: async (signal) => {
@@ -243,6 +268,13 @@ export function registerBackup(program: Command) {
             },
           })
           ctx.out.progress(`stopped after ${r.runs} run(s), ${r.failures} failed`)
+          if (r.gaveUp || r.consecutiveFailures > 0) {
+            throw new DrError({
+              code: 'backup.daemon-failing',
+              message: r.gaveUp ? `the last ${r.consecutiveFailures} backup run(s) in a row failed; giving up` : 'stopped right after a failed backup run',
+              hint: 'the errors are above; fix the store or the cluster, then start the daemon again (`dr backup now` tries one run)',
+            })
+          }
           return 0
         })
       }),

@@ -8,6 +8,7 @@ import { registerContainer } from './container.ts'
 import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
 import { registerDrill } from './drill.ts'
+import { registerRun } from './run.ts'
 import { registerMisc } from './misc.ts'
 
 export function registerCommands(program: Command) {
@@ -19,5 +20,6 @@ export function registerCommands(program: Command) {
   registerBackup(program)
   registerFailover(program)
   registerDrill(program)
+  registerRun(program)
   registerMisc(program)
 }

@@ -82,7 +82,10 @@ export function registerInventory(program: Command) {
         const report = checkInventoryText(yaml, out ?? path.join(outDir, 'imported.yaml'))
         if (!report.inventory) throw invalidInventoryError(report)
         for (const w of report.warnings) ctx.out.warn(formatProblem(out ? path.basename(out) : 'imported', w, { severity: false }))
-        if (out) {
+        if (out && ctx.opts.plan) {
+          if (ctx.opts.json) ctx.out.data({ plan: true, wouldWrite: out, exists: fs.existsSync(out), inventory: yaml })
+          else process.stdout.write(`# plan only: would write ${out}${fs.existsSync(out) ? ' (it exists)' : ''}; nothing written\n${yaml}`)
+        } else if (out) {
           if (fs.existsSync(out) && !opts.force)
             throw new DrError({ code: 'import-rke.exists', message: `${out} exists`, hint: 'choose another -o FILE, or add --force to overwrite it', exit: 'usage' })
           fs.writeFileSync(out, yaml)

@@ -57,8 +57,15 @@ export function registerLab(program: Command) {
     .action(
       action(async (ctx, _args, opts) => {
         const { labDown } = await import('../../lab/down.ts')
-        const r = await labDown(opts.name, ctx.out)
+        const r = await labDown(opts.name, ctx.out, { plan: ctx.opts.plan })
         if (ctx.opts.json) return ctx.out.data(r)
+        if (r.plan) {
+          const p = r.plan
+          ctx.out.line(`lab ${opts.name}: would remove ${p.containers.length} containers, ${p.volumes.length} volumes, ${p.networks.length} networks (plan only: nothing removed)`)
+          for (const n of [...p.containers, ...p.volumes, ...p.networks]) ctx.out.line(`  ${n}`)
+          ctx.out.line(`  and the files ${p.files.join(', ')}`)
+          return
+        }
         ctx.out.line(`lab ${opts.name} removed: ${r.containers} containers, ${r.volumes} volumes, ${r.networks} networks`)
       }),
     )

@@ -6,7 +6,6 @@ const PLANNED: [string, string][] = [
   ['doctor', 'diagnose the failures of the seeds on one host: moved node IPs, stale containers, quorum loss'],
   ['diagnose', 'collect a diagnostic bundle (logs, inspect output, member lists) into one archive'],
   ['failback', 'bring a fenced site back into the cluster, one member at a time'],
-  ['run', 'run a runbook from runbooks/ by name'],
 ]
 
 export function registerMisc(program: Command) {
