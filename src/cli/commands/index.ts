@@ -7,6 +7,8 @@ import { registerInventory } from './inventory.ts'
 import { registerContainer } from './container.ts'
 import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
+import { registerMember } from './member.ts'
+import { registerFailback } from './failback.ts'
 import { registerMisc } from './misc.ts'
 
 export function registerCommands(program: Command) {
@@ -17,5 +19,7 @@ export function registerCommands(program: Command) {
   registerContainer(program)
   registerBackup(program)
   registerFailover(program)
+  registerMember(program)
+  registerFailback(program)
   registerMisc(program)
 }
