@@ -21,7 +21,7 @@ export function substituteIdentity(s: string, from: HostIdentity, to: HostIdenti
   const dashes = (a: string) => a.replaceAll('.', '-')
   return s
     .replace(new RegExp(`(?<![0-9.])${esc(from.address)}(?![0-9])`, 'g'), to.address)
-    .replace(new RegExp(`(?<![0-9-])${esc(dashes(from.address))}(?![0-9])`, 'g'), dashes(to.address))
+    .replace(new RegExp(`(?<!\\d|\\d-)${esc(dashes(from.address))}(?![0-9])`, 'g'), dashes(to.address))
     .replace(new RegExp(`(?<![A-Za-z0-9_.])${esc(from.name)}(?![A-Za-z0-9_])`, 'g'), to.name)
 }
 
