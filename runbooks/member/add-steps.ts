@@ -3,7 +3,7 @@
 // place (its own kept one, or a surviving member's as a template), `member add --learner`, start it with an empty
 // data dir, --initial-cluster-state=existing and the cluster's exact member list, wait until it has caught up,
 // promote. Every check reads the cluster, so a run killed anywhere converges. Failover and failback reuse them.
-import { DrError } from '../../src/core/error.ts'
+import { DrError, isDrError } from '../../src/core/error.ts'
 import { connectWithQuorum, selfView } from '../../src/etcd/membership.ts'
 import { CAUGHT_UP_LAG, caughtUp, hexId, joinInitialCluster, memberOfHost } from '../../src/etcd/learner.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
@@ -286,7 +286,26 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
     },
   }
 
-  return [reset, container, addLearner, start, promote]
+  // In a plan made before the cluster has quorum again (failover plans its rejoins before the rebuild), each step
+  // says what it will do instead of failing; when it runs, its re-check reads the rebuilt cluster.
+  const later = (s: Step<F>, what: string): Step<F> => ({
+    ...s,
+    async check(ctx) {
+      try {
+        return await s.check(ctx)
+      } catch (e) {
+        if (!isDrError(e) || e.code !== 'member.no-quorum') throw e
+        return [{ host, summary: `${what} (once the cluster has quorum: not now)`, destructive: s.destructive }]
+      }
+    },
+  })
+  return [
+    later(reset, `stop what ${host} has left of etcd; quarantine its data`),
+    later(container, `put an etcd container in place on ${host}`),
+    later(addLearner, `member add --learner ${host}`),
+    later(start, `start etcd on ${host} as a learner`),
+    later(promote, `promote ${host} once caught up`),
+  ]
 }
 
 async function requireCerts(t: Transport, ctx: StepContext<unknown>, host: string) {
