@@ -15,7 +15,7 @@ import { fence } from '../fence.ts'
 import { apiserverSteps } from '../steps/kube.ts'
 import { tryInspect } from '../steps/containers.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
-import { etcdServersOf, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
+import { etcdServersOf, patient, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
 import { adaptStep, apiserverReturnStep, liftFenceStep, nodesReturnStep } from './steps.ts'
 
 type FenceFacts = Awaited<ReturnType<typeof fence.assess>>
@@ -108,7 +108,7 @@ export const failback: Runbook<FailbackFacts> = {
     }
     for (const h of f.toAdd) steps.push(...memberAddSteps<FailbackFacts>(h))
     steps.push(...f.siteControlplanes.map((h) => apiserverReturnStep<FailbackFacts>(h)))
-    steps.push(...apiserverSteps<FailbackFacts>(f.controlplanes, () => f.urls))
+    steps.push(...apiserverSteps<FailbackFacts>(f.controlplanes, () => f.urls).map((s) => patient(s)))
     if (f.via) steps.push(nodesReturnStep<FailbackFacts>(f.site, f.siteHosts, f.via))
     steps.push(...f.siteHosts.filter((h) => f.toFence.includes(h) || f.toAdd.includes(h) || f.siteControlplanes.includes(h)).map((h) => liftFenceStep<FailbackFacts>(h)))
     return steps

@@ -10,6 +10,8 @@ import type { Inventory } from '../../src/inventory/types.ts'
 import { hostsWithRole } from '../../src/inventory/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
 import { tryInspect } from '../steps/containers.ts'
+import type { Step } from '../../src/runbook/types.ts'
+import { isDrError } from '../../src/core/error.ts'
 
 interface Ctx {
   inv: Inventory
@@ -87,5 +89,26 @@ export async function verifyMembers(ctx: Ctx, mustInclude: string[], mustExclude
     return [`quorum read and write through ${m.via}: ok`, `members (${m.members.length}, all started and voting): ${m.members.map((x) => x.name).join(', ')}`]
   } finally {
     await conn.close()
+  }
+}
+
+/**
+ * A step whose verification is read again a few times before it counts as failed: an apiserver just restarted (its
+ * kubelet too) can miss one 3-second /readyz on a loaded host and answer the next.
+ */
+export function patient<F>(s: Step<F>, attempts = 4, pauseMs = 3000): Step<F> {
+  return {
+    ...s,
+    async verify(ctx) {
+      for (let i = 1; ; i++) {
+        try {
+          return await s.verify(ctx)
+        } catch (e) {
+          if (i >= attempts || !isDrError(e) || e.exit !== 'unverified') throw e
+          ctx.out.progress(`  ${s.title}: not yet (${e.message}); reading again in ${pauseMs / 1000} s`)
+          await new Promise((r) => setTimeout(r, pauseMs))
+        }
+      }
+    },
   }
 }

@@ -8,7 +8,7 @@ import { hostsWithRole, type Inventory } from '../../src/inventory/types.ts'
 import type { Runbook, Step } from '../../src/runbook/types.ts'
 import { apiserverSteps } from '../steps/kube.ts'
 import { memberAddSteps } from './add-steps.ts'
-import { apiserverHosts, verifyEtcdServers, verifyMembers } from './cluster.ts'
+import { apiserverHosts, patient, verifyEtcdServers, verifyMembers } from './cluster.ts'
 import { moveNodeStep } from './node.ts'
 import { memberHealth, memberRemoveSteps, refuseRemoval } from './remove-steps.ts'
 import { hostJoin, votingClientUrls } from './view.ts'
@@ -81,7 +81,7 @@ export const memberAdd: Runbook<MemberFacts> = {
     ]
   },
   steps(f) {
-    return [...memberAddSteps<MemberFacts>(f.host), ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls)]
+    return [...memberAddSteps<MemberFacts>(f.host), ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s))]
   },
   async finalVerify(ctx) {
     const f = ctx.facts
@@ -113,7 +113,7 @@ export const memberRemove: Runbook<MemberFacts> = {
     ]
   },
   steps(f) {
-    return [...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls), ...memberRemoveSteps<MemberFacts>(f.host, { retire: f.reachable })]
+    return [...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s)), ...memberRemoveSteps<MemberFacts>(f.host, { retire: f.reachable })]
   },
   async finalVerify(ctx) {
     const f = ctx.facts
@@ -155,7 +155,7 @@ export const memberReplace: Runbook<MemberFacts> = {
     const steps: Step<MemberFacts>[] = [
       ...memberRemoveSteps<MemberFacts>(f.host, { retire: f.reachable }),
       ...memberAddSteps<MemberFacts>(f.newHost!, { via: f.via }),
-      ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls),
+      ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s)),
     ]
     const via = f.apiservers[0]
     if (via) steps.push(moveNodeStep<MemberFacts>(f.host, f.newHost!, via))
