@@ -1,7 +1,7 @@
 // The cluster's membership as a joining or leaving member's runbook needs it: a member that answers a quorum read
 // (to change the membership through), the member list, and whether one host's etcd answers as the member the list
 // names for it. Read fresh by every check, so a resumed run sees what a killed run did.
-import { DrError } from '../core/error.ts'
+import { DrError, isDrError } from '../core/error.ts'
 import type { Inventory } from '../inventory/types.ts'
 import { connectMember, type MemberConnection, type TransportSource } from './client.ts'
 import { memberOfHost, sameId, type ListedPeer } from './learner.ts'
@@ -62,9 +62,26 @@ export async function connectWithQuorum(
   conns: TransportSource,
   inv: Inventory,
   candidates: string[],
+  opts: { timeoutMs?: number; attempts?: number } = {},
+): Promise<{ conn: MemberConnection; m: Membership }> {
+  // A loaded host can miss one deadline; a cluster without quorum misses every one.
+  const attempts = opts.attempts ?? 2
+  for (let i = 1; ; i++) {
+    try {
+      return await connectOnce(conns, inv, candidates, opts)
+    } catch (e) {
+      if (i >= attempts || !isDrError(e) || e.code !== 'member.no-quorum') throw e
+    }
+  }
+}
+
+async function connectOnce(
+  conns: TransportSource,
+  inv: Inventory,
+  candidates: string[],
   opts: { timeoutMs?: number } = {},
 ): Promise<{ conn: MemberConnection; m: Membership }> {
-  const timeoutMs = opts.timeoutMs ?? 3000
+  const timeoutMs = opts.timeoutMs ?? 5000
   const key = `${inv.file}`
   const first = preferred.get(key)
   const errors: string[] = []
