@@ -232,7 +232,13 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
   const start: Step<F> = {
     ...startInner,
     async check(ctx) {
-      await refreshEdit(ctx)
+      try {
+        await refreshEdit(ctx)
+      } catch (e) {
+        // In a plan, an earlier step of this run (another host's unfinished join, resumed first) clears this.
+        if (!isDrError(e) || e.code !== 'member.other-unstarted') throw e
+        return [{ host, destructive: true, summary: `start etcd on ${host} as a learner once the member still joining has finished (${e.message})` }]
+      }
       return startInner.check(ctx)
     },
     async apply(ctx, changes) {
