@@ -9,6 +9,8 @@ import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
 import { registerDrill } from './drill.ts'
 import { registerRun } from './run.ts'
+import { registerMember } from './member.ts'
+import { registerFailback } from './failback.ts'
 import { registerMisc } from './misc.ts'
 
 export function registerCommands(program: Command) {
@@ -21,5 +23,7 @@ export function registerCommands(program: Command) {
   registerFailover(program)
   registerDrill(program)
   registerRun(program)
+  registerMember(program)
+  registerFailback(program)
   registerMisc(program)
 }

@@ -5,7 +5,6 @@ import { action, notBuilt } from '../run.ts'
 const PLANNED: [string, string][] = [
   ['doctor', 'diagnose the failures of the seeds on one host: moved node IPs, stale containers, quorum loss'],
   ['diagnose', 'collect a diagnostic bundle (logs, inspect output, member lists) into one archive'],
-  ['failback', 'bring a fenced site back into the cluster, one member at a time'],
 ]
 
 export function registerMisc(program: Command) {
