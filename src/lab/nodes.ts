@@ -95,6 +95,32 @@ export async function authorizeKey(node: LabNode, publicKey: string): Promise<vo
   })
 }
 
+/** A login name `lab up --ssh-user` accepts: a plain POSIX user name, never root. */
+export const SSH_USER = /^[a-z_][a-z0-9_-]{0,30}$/
+
+// The user gets /bin/sh (dash) as its login shell on purpose: dr must not depend on the login shell being bash.
+const ADD_LOGIN_USER = `set -e
+id -u "$1" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$1"
+home=$(getent passwd "$1" | cut -d: -f6)
+umask 077
+mkdir -p "$home/.ssh"
+cat > "$home/.ssh/authorized_keys"
+chown -R "$1:" "$home/.ssh"
+printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$1" > /etc/sudoers.d/dr-lab-login
+chmod 0440 /etc/sudoers.d/dr-lab-login
+visudo -cq -f /etc/sudoers.d/dr-lab-login`
+
+/**
+ * An unprivileged login user with passwordless sudo and the lab key (`lab up --ssh-user`). Only root may open the
+ * docker socket, so everything dr does there goes through `sudo -n`, as on a host whose policy forbids root logins.
+ */
+export async function addLoginUser(node: LabNode, user: string, publicKey: string): Promise<void> {
+  await dockerExec(node.container, ['sh', '-c', ADD_LOGIN_USER, 'add-login-user', user], {
+    input: publicKey.trim() + '\n',
+    doing: `create the login user ${user} on ${node.name}`,
+  })
+}
+
 /** Copy files into a directory of the node through tar, keeping their modes (private keys stay 0600). */
 export async function copyInto(node: LabNode, hostDir: string, files: string[], nodeDir: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {

@@ -12,7 +12,7 @@ import { ensureImages, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
 import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
 import {
-  authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
+  addLoginUser, authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
 } from './nodes.ts'
 import {
   controlplaneNodes, etcdNodes, freeSubnet, networkName, planLab, subnetFor, type LabNode, type LabPlan, type LabSpec,
@@ -35,6 +35,8 @@ export interface UpOptions {
   workers: number
   /** Unset: the lab's usual /24 (172.30.0.0/24 for "lab"), or the next free one. */
   subnet?: string
+  /** Log in as this unprivileged user with passwordless sudo (inventory `ssh.user`, `ssh.sudo: true`), not root. */
+  sshUser?: string
 }
 
 const sameSpec = (a: LabSpec, b: UpOptions) =>
@@ -110,6 +112,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   await Promise.all(
     plan.nodes.map(async (n) => {
       await authorizeKey(n, publicKey)
+      if (opts.sshUser) await addLoginUser(n, opts.sshUser, publicKey)
       await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
       if (n === offsiteNode(plan)) await docker(['exec', n.container, 'mkdir', '-p', '/var/backups/dr'])
     }),
@@ -122,7 +125,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
 
   const hostKeys = new Map<string, string>()
   for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
-  await writeLabFiles(plan, files, hostKeys, recipient)
+  await writeLabFiles(plan, files, hostKeys, recipient, opts.sshUser)
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
 }
 
