@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import { DrError } from '../core/error.ts'
 import { unknownCapIn } from './caps.ts'
-import { docker, dockerExec, dockerText } from './docker.ts'
+import { docker, dockerPipe, dockerExec, dockerText } from './docker.ts'
 import { dockerVolumeName, type LabNode, type LabPlan, type LabSpec } from './topology.ts'
 import { spawn } from 'node:child_process'
 
@@ -135,12 +135,26 @@ export async function copyInto(node: LabNode, hostDir: string, files: string[], 
 }
 
 /** `docker load` the inner images into the node's docker, from the saved tar. */
-export async function loadImages(node: LabNode, tarFile: string): Promise<void> {
+/**
+ * `docker load` the inner images into a node, from the cached tarball, or straight from `docker save` when the
+ * tarball is gone (another checkout of dr sharing .lab-cache may have dropped it as stale).
+ */
+export async function loadImages(node: LabNode, tarFile: string, refs: string[] = []): Promise<void> {
+  const load = ['exec', '-i', node.container, 'docker', 'load', '-q']
+  let tar: fs.ReadStream | undefined
+  try {
+    tar = fs.createReadStream('', { fd: fs.openSync(tarFile, 'r') }) // open now: a later unlink cannot hurt
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || refs.length === 0) throw e
+    return dockerPipe(['save', ...refs], load, `load the inner images into ${node.name}`)
+  }
   await new Promise<void>((resolve, reject) => {
-    const ex = spawn('docker', ['exec', '-i', node.container, 'docker', 'load', '-q'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const ex = spawn('docker', load, { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     ex.stderr.on('data', (d) => (err += d))
-    fs.createReadStream(tarFile).pipe(ex.stdin)
+    tar!.on('error', (e) => ((err += String(e)), ex.kill()))
+    ex.stdin.on('error', () => {}) // docker load failing early; its exit status and stderr say why
+    tar!.pipe(ex.stdin)
     ex.on('close', (code) => (code === 0 ? resolve() : reject(new DrError({ code: 'lab.load-failed', message: `docker load failed on ${node.name}`, host: node.name, stderr: err }))))
   })
 }

@@ -166,7 +166,7 @@ async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
   const queue = [...need]
   await Promise.all(
     [0, 1].map(async () => {
-      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar)
+      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar, [images.etcd, images.hyperkube])
     }),
   )
 }

@@ -32,7 +32,10 @@ export function splitPid(stderr: Buffer): { pid?: number; rest: Buffer } {
   return m ? { pid: Number(m[1]), rest: stderr.subarray(m[0].length) } : { rest: stderr }
 }
 
-export const killGroupCommand = (pid: number): string => `kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`
+// The whole session, not only the group: under sudo the command runs in a process group of its own (sudo's child),
+// but it stays in the session the login shell leads.
+export const killGroupCommand = (pid: number): string =>
+  `pkill -KILL -s ${pid} 2>/dev/null; kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null; true`
 
 /** Takes the PID line off the start of stderr and passes the rest through. */
 class PidFilter extends Transform {

@@ -36,15 +36,31 @@ interface RawRun {
   failure?: string
 }
 
-/** An ssh2 channel as the RemoteIo behind a RemoteChild. */
+/**
+ * An ssh2 channel as the RemoteIo behind a RemoteChild. Called inside exec's callback: ssh2 may parse the
+ * command's whole life (output, exit status, close) from one TCP read, right after that callback, so the exit
+ * status and the close are recorded at once, not when the RemoteChild gets around to listening.
+ */
 function channelIo(ch: ClientChannel): RemoteIo {
   ch.on('error', () => {}) // a dropped connection shows as 'close' without an exit status, reported as a failure
+  let exit: [number | null, string | null] | undefined
+  let closed = false
+  const exitCbs: Array<(code: number | null, signal: string | null) => void> = []
+  const closeCbs: Array<() => void> = []
+  ch.on('exit', (code: number | null, sig?: string) => {
+    exit = [code ?? null, sig ? `SIG${sig}` : null]
+    for (const cb of exitCbs) cb(...exit)
+  })
+  ch.on('close', () => {
+    closed = true
+    for (const cb of closeCbs) cb()
+  })
   return {
     stdin: ch,
     stdout: ch,
     stderr: ch.stderr,
-    onExit: (cb) => ch.on('exit', (code: number | null, sig?: string) => cb(code ?? null, sig ? `SIG${sig}` : null)),
-    onClose: (cb) => ch.on('close', cb),
+    onExit: (cb) => (exit ? cb(...exit) : exitCbs.push(cb)),
+    onClose: (cb) => (closed ? cb() : closeCbs.push(cb)),
     abort: () => {
       ch.signal('KILL')
       ch.close()
@@ -100,16 +116,17 @@ export class SshTransport implements Transport {
   private spawn(command: string, sudo: boolean): RemoteChild {
     const line = REPORT_PID + 'exec ' + (sudo ? wrapSudo(command) : wrapBash(command))
     return new RemoteChild(
-      async () => channelIo(await this.channel(line)),
+      () => this.channel(line, channelIo),
       (pid) => this.killGroup(pid, sudo),
     )
   }
 
-  private channel(line: string): Promise<ClientChannel> {
+  /** Open a channel for a command line; `attach` runs inside ssh2's callback, before any of its events. */
+  private channel<T = ClientChannel>(line: string, attach: (ch: ClientChannel) => T = (ch) => ch as T): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error(`the SSH connection to ${this.host} is closed`))
       try {
-        this.client.exec(line, (err, ch) => (err ? reject(new Error(`cannot start a command on ${this.host}: ${err.message}`)) : resolve(ch)))
+        this.client.exec(line, (err, ch) => (err ? reject(new Error(`cannot start a command on ${this.host}: ${err.message}`)) : resolve(attach(ch))))
       } catch (e) {
         reject(new Error(`cannot start a command on ${this.host}: ${(e as Error).message}`))
       }
@@ -122,23 +139,25 @@ export class SshTransport implements Transport {
    */
   run(line: string, opts: { input?: string | Buffer } = {}): Promise<RawRun> {
     const started = Date.now()
-    return this.channel(line).then(
-      (ch) =>
-        new Promise<RawRun>((resolve) => {
-          const out: Buffer[] = []
-          const errOut: Buffer[] = []
-          let exitCode: number | null = null
-          let signal: string | null = null
-          ch.on('data', (d: Buffer) => out.push(d))
-          ch.stderr.on('data', (d: Buffer) => errOut.push(d))
-          ch.on('exit', (code: number | null, sig?: string) => {
-            exitCode = code ?? null
-            signal = sig ? `SIG${sig}` : null
-          })
-          ch.on('error', () => {}) // reported through the missing exit status
-          ch.on('close', () => resolve({ exitCode, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), durationMs: Date.now() - started, timedOut: false }))
-          ch.end(opts.input ?? undefined)
-        }),
+    return this.channel(line, (ch) => {
+      const out: Buffer[] = []
+      const errOut: Buffer[] = []
+      let exitCode: number | null = null
+      let signal: string | null = null
+      ch.on('data', (d: Buffer) => out.push(d))
+      ch.stderr.on('data', (d: Buffer) => errOut.push(d))
+      ch.on('exit', (code: number | null, sig?: string) => {
+        exitCode = code ?? null
+        signal = sig ? `SIG${sig}` : null
+      })
+      ch.on('error', () => {}) // reported through the missing exit status
+      const done = new Promise<RawRun>((resolve) =>
+        ch.on('close', () => resolve({ exitCode, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), durationMs: Date.now() - started, timedOut: false })),
+      )
+      ch.end(opts.input ?? undefined)
+      return { done }
+    }).then(
+      (r) => r.done,
       (e: Error) => ({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(e.message), durationMs: Date.now() - started, timedOut: false, failure: e.message }),
     )
   }
@@ -216,10 +235,10 @@ export class SshTransport implements Transport {
   async openStream(argv: string[], opts: { sudo?: boolean } = {}): Promise<Duplex> {
     const command = shQuoteArgv(argv)
     const sudo = opts.sudo ?? this.settings.sudo
-    const ch = await this.channel(sudo ? `exec sudo -n -- ${command}` : `exec ${command}`).catch((e: Error) => {
+    const shown = (sudo ? 'sudo -n -- ' : '') + command
+    return this.channel(`exec ${shown}`, (ch) => commandStream(ch, this.host, shown)).catch((e: Error) => {
       throw new DrError({ code: 'ssh.channel-failed', host: this.host, doing: `run ${argv.join(' ')}`, message: e.message, hint: 'the SSH connection may have dropped; try again' })
     })
-    return commandStream(ch, this.host, (sudo ? 'sudo -n -- ' : '') + command)
   }
 
   readFile(path: string) {
