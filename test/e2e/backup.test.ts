@@ -7,7 +7,7 @@ import YAML from 'yaml'
 import { generateIdentity } from 'age-encryption'
 import { TestLab } from '../helpers/lab.ts'
 
-const lab = new TestLab('e2e-backup', ['--ssh-user', 'dr']) // an unprivileged login with sudo (issue 9.7)
+const lab = new TestLab('e2e-backup')
 const dr = lab.dr.bind(lab)
 const KEYS = 100
 
