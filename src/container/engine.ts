@@ -1,9 +1,15 @@
-// A small Docker Engine API client over the host's docker socket (reached through transport.forwardUnix, so an
-// SSH host's socket is tunnelled). Used where the CLI cannot be exact: creating a container from exact arrays.
-// The API version is negotiated: the lower of the engine's and the newest this body format was checked with.
+// A small Docker Engine API client for a host's docker daemon. Used where the CLI cannot be exact: creating a
+// container from exact arrays. The API version is negotiated: the lower of the engine's and the newest this body
+// format was checked with.
+//
+// No listener anywhere: each HTTP connection is a `docker system dial-stdio` on the host (over an ssh2 channel,
+// under `sudo -n` when the inventory says so; `docker exec -i` or a local process for the other transports), the
+// way docker's own ssh:// contexts reach a remote daemon. A TCP port on 127.0.0.1 would let any local user of the
+// operator's machine drive that docker, which is root on the etcd host.
 import http from 'node:http'
-import { DrError } from '../core/error.ts'
-import type { Transport, Tunnel } from '../transport/types.ts'
+import type { Duplex } from 'node:stream'
+import { DrError, isDrError } from '../core/error.ts'
+import type { Transport } from '../transport/types.ts'
 
 /** The create body format (HostConfig, EndpointsConfig, Config.MacAddress) is the one of API 1.41 (docker 20.10). */
 export const MAX_API_VERSION = '1.41'
@@ -28,32 +34,58 @@ export interface EngineInfo {
   ServerVersion?: string
 }
 
+/** The docker CLI's stdio proxy to its daemon (docker ≥ 18.09), for the socket at socketPath. */
+export const dialStdioArgv = (socketPath: string): string[] =>
+  socketPath === '/var/run/docker.sock' ? ['docker', 'system', 'dial-stdio'] : ['docker', '-H', `unix://${socketPath}`, 'system', 'dial-stdio']
+
+/** The socket methods http's client and agent call, on a stream that is not a socket. */
+function asSocket(s: Duplex): Duplex {
+  const self = s as Duplex & Record<string, unknown>
+  for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref']) if (typeof self[m] !== 'function') self[m] = () => s
+  return s
+}
+
+/** An HTTP agent whose connections are command streams on a host: no local port, no socket file. */
+class StreamAgent extends http.Agent {
+  constructor(private readonly open: () => Promise<Duplex>) {
+    super({ keepAlive: true, maxSockets: 4 })
+  }
+  override createConnection(_options: unknown, callback: (err: Error | null, socket?: Duplex) => void): undefined {
+    this.open().then(
+      (s) => callback(null, asSocket(s)),
+      (e: Error) => callback(e),
+    )
+    return undefined
+  }
+}
+
 export class Engine {
   private constructor(
     readonly host: string,
-    private readonly tunnel: Tunnel,
+    private readonly agent: http.Agent,
     readonly apiVersion: string,
   ) {}
 
   /** Reach the docker engine of a host and agree on an API version. */
   static async open(t: Transport, socketPath = '/var/run/docker.sock'): Promise<Engine> {
-    const tunnel = await t.forwardUnix(socketPath)
+    const argv = dialStdioArgv(socketPath)
+    const agent = new StreamAgent(() => t.openStream(argv))
     try {
-      const probe = new Engine(t.host, tunnel, '')
+      const probe = new Engine(t.host, agent, '')
       const v = await probe.json<{ ApiVersion: string; Version: string }>('GET', '/version')
       if (compareVersions(v.ApiVersion, MIN_API_VERSION) < 0) {
         throw new DrError({ code: 'docker.api-too-old', message: `docker ${v.Version} on ${t.host} speaks API ${v.ApiVersion}; dr needs ${MIN_API_VERSION} or newer`, host: t.host, hint: 'upgrade docker on that host (20.10 or newer)' })
       }
       const version = compareVersions(v.ApiVersion, MAX_API_VERSION) < 0 ? v.ApiVersion : MAX_API_VERSION
-      return new Engine(t.host, tunnel, version)
+      return new Engine(t.host, agent, version)
     } catch (e) {
-      await tunnel.close()
+      agent.destroy()
       throw e
     }
   }
 
-  close(): Promise<void> {
-    return this.tunnel.close()
+  async close(): Promise<void> {
+    this.agent.destroy()
   }
 
   /** One request; the path is versioned unless it is /version. */
@@ -63,25 +95,39 @@ export class Engine {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
-          host: '127.0.0.1',
-          port: this.tunnel.localPort,
+          host: 'docker',
           method,
           path: full,
-          agent: false,
+          agent: this.agent,
           headers: { Host: 'docker', ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}) },
-          timeout: timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+          res.on('end', () => {
+            clearTimeout(timer)
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) })
+          })
           res.on('error', reject)
         },
       )
-      req.on('timeout', () => req.destroy(new Error(`docker API ${method} ${path} timed out after ${timeoutMs} ms`)))
-      req.on('error', (e) =>
-        reject(new DrError({ code: 'docker.api-unreachable', message: `the docker API on ${this.host} did not answer: ${e.message}`, host: this.host, doing: `${method} ${path}`, hint: 'is dockerd running there, and may this user read /var/run/docker.sock?', cause: e })),
-      )
+      // A stream has no socket timeout of its own: the deadline is a timer.
+      const timer = setTimeout(() => req.destroy(new Error(`docker API ${method} ${path} timed out after ${timeoutMs} ms`)), timeoutMs)
+      req.on('error', (e) => {
+        clearTimeout(timer)
+        reject(
+          new DrError({
+            code: 'docker.api-unreachable',
+            message: `the docker API on ${this.host} did not answer: ${e.message}`,
+            host: this.host,
+            doing: `${method} ${path}`,
+            command: isDrError(e) ? e.command : undefined,
+            stderr: isDrError(e) ? e.stderr : undefined,
+            hint: 'is dockerd running there, is the docker CLI installed (dr runs `docker system dial-stdio`), and may the login user (or sudo) use /var/run/docker.sock?',
+            cause: e,
+          }),
+        )
+      })
       req.end(data)
     })
   }

@@ -17,7 +17,7 @@ import { docker, dockerPipe } from './docker.ts'
 
 export const NODE_PACKAGES = [
   'openssh-server', 'docker.io', 'iptables', 'iproute2', 'procps', 'etcd-server', 'etcd-client', 'nodejs',
-  'ca-certificates', 'curl',
+  'ca-certificates', 'curl', 'sudo',
 ]
 export const SUITE = 'bookworm'
 export const CACHE_DIR = path.join(projectRoot, '.lab-cache')
@@ -110,15 +110,24 @@ export async function saveInnerTar(images: LabImages, out: Output): Promise<void
   await docker(['save', '-o', images.innerTar + TMP, images.etcd, images.hyperkube], { doing: 'save the inner images' })
   await fsp.rename(images.innerTar + TMP, images.innerTar)
 }
+// Another checkout of dr on the same engine (another branch, another version) may use other images and cache
+// files right now: only what has not been built or touched for a day counts as stale.
+const STALE_AFTER_MS = 24 * 3600_000
 
 /** Older builds' inner images and cache files (an image a running lab still uses stays: rmi refuses it). */
 async function dropStale(images: LabImages, nodeHash: string) {
   const keep = new Set([images.node, images.etcd, images.hyperkube])
-  const stale = (await labImageRefs()).filter((r) => !keep.has(r) && !r.startsWith('dr-lab/node:'))
+  const created = await docker(['images', '--format', '{{.Repository}}:{{.Tag}} {{.CreatedAt}}'])
+  const stale = created.stdout
+    .split('\n')
+    .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1).replace(/ [A-Z]+$/, '')])
+    .filter(([ref, at]) => ref.startsWith('dr-lab/') && !keep.has(ref) && !ref.startsWith('dr-lab/node:') && Date.now() - Date.parse(at) > STALE_AFTER_MS)
+    .map(([ref]) => ref)
   if (stale.length) await docker(['rmi', ...stale], { nothrow: true })
   for (const f of await fsp.readdir(CACHE_DIR)) {
-    const old = !f.includes('.tmp-') && ((f.startsWith('inner-') && path.join(CACHE_DIR, f) !== images.innerTar) || (f.startsWith('node-rootfs-') && !f.includes(nodeHash)))
-    if (old) await fsp.rm(path.join(CACHE_DIR, f), { force: true })
+    const file = path.join(CACHE_DIR, f)
+    const old = !f.includes('.tmp-') && ((f.startsWith('inner-') && file !== images.innerTar) || (f.startsWith('node-rootfs-') && !f.includes(nodeHash)))
+    if (old && Date.now() - (await fsp.stat(file)).mtimeMs > STALE_AFTER_MS) await fsp.rm(file, { force: true })
   }
 }
 

@@ -68,18 +68,18 @@ const kubeadmEtcd = {
 }
 
 /** The inventory document (pure). Paths are relative to inventories/, as the format says. */
-export function renderInventory(plan: LabPlan, recipient: string): string {
+export function renderInventory(plan: LabPlan, recipient: string, sshUser?: string): string {
   const rel = plan.name
   const doc = {
     cluster: plan.name,
     flavor: flavorOf(plan),
     ssh: {
-      user: 'root',
+      user: sshUser ?? 'root',
       port: 22,
       identityFile: `${rel}/id_ed25519`,
       knownHosts: `${rel}/known_hosts`,
       acceptNewHostKeys: false,
-      sudo: false,
+      sudo: sshUser !== undefined,
       connectTimeoutMs: 5000,
       commandTimeoutMs: 120000,
       concurrency: 8,
@@ -162,7 +162,7 @@ export async function ensureAgeIdentity(files: LabFiles): Promise<string> {
   return recipient
 }
 
-export async function writeLabFiles(plan: LabPlan, files: LabFiles, hostKeys: Map<string, string>, recipient: string) {
+export async function writeLabFiles(plan: LabPlan, files: LabFiles, hostKeys: Map<string, string>, recipient: string, sshUser?: string) {
   const lines = plan.nodes.map((n) => knownHostsLine(n.ip, hostKeys.get(n.name)!))
   await fsp.writeFile(files.knownHosts, lines.join('\n') + '\n', { mode: 0o644 })
   const read = (f: string) => fsp.readFile(path.join(files.pki, f), 'utf8')
@@ -170,6 +170,6 @@ export async function writeLabFiles(plan: LabPlan, files: LabFiles, hostKeys: Ma
   await fsp.writeFile(files.kubeconfig, renderKubeconfig(plan, pem), { mode: 0o600 })
   await fsp.mkdir(path.join(projectRoot, '.dr', 'backups', plan.name), { recursive: true })
   // Written last: its presence means the lab is complete.
-  await fsp.writeFile(files.inventory + '.tmp', renderInventory(plan, recipient), { mode: 0o644 })
+  await fsp.writeFile(files.inventory + '.tmp', renderInventory(plan, recipient, sshUser), { mode: 0o644 })
   await fsp.rename(files.inventory + '.tmp', files.inventory)
 }

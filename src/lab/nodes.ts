@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import { DrError } from '../core/error.ts'
 import { unknownCapIn } from './caps.ts'
-import { docker, dockerExec, dockerText } from './docker.ts'
+import { docker, dockerPipe, dockerExec, dockerText } from './docker.ts'
 import { dockerVolumeName, type LabNode, type LabPlan, type LabSpec } from './topology.ts'
 import { spawn } from 'node:child_process'
 
@@ -95,6 +95,32 @@ export async function authorizeKey(node: LabNode, publicKey: string): Promise<vo
   })
 }
 
+/** A login name `lab up --ssh-user` accepts: a plain POSIX user name, never root. */
+export const SSH_USER = /^[a-z_][a-z0-9_-]{0,30}$/
+
+// The user gets /bin/sh (dash) as its login shell on purpose: dr must not depend on the login shell being bash.
+const ADD_LOGIN_USER = `set -e
+id -u "$1" >/dev/null 2>&1 || useradd --create-home --shell /bin/sh "$1"
+home=$(getent passwd "$1" | cut -d: -f6)
+umask 077
+mkdir -p "$home/.ssh"
+cat > "$home/.ssh/authorized_keys"
+chown -R "$1:" "$home/.ssh"
+printf '%s ALL=(ALL) NOPASSWD: ALL\n' "$1" > /etc/sudoers.d/dr-lab-login
+chmod 0440 /etc/sudoers.d/dr-lab-login
+visudo -cq -f /etc/sudoers.d/dr-lab-login`
+
+/**
+ * An unprivileged login user with passwordless sudo and the lab key (`lab up --ssh-user`). Only root may open the
+ * docker socket, so everything dr does there goes through `sudo -n`, as on a host whose policy forbids root logins.
+ */
+export async function addLoginUser(node: LabNode, user: string, publicKey: string): Promise<void> {
+  await dockerExec(node.container, ['sh', '-c', ADD_LOGIN_USER, 'add-login-user', user], {
+    input: publicKey.trim() + '\n',
+    doing: `create the login user ${user} on ${node.name}`,
+  })
+}
+
 /** Copy files into a directory of the node through tar, keeping their modes (private keys stay 0600). */
 export async function copyInto(node: LabNode, hostDir: string, files: string[], nodeDir: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -109,12 +135,26 @@ export async function copyInto(node: LabNode, hostDir: string, files: string[], 
 }
 
 /** `docker load` the inner images into the node's docker, from the saved tar. */
-export async function loadImages(node: LabNode, tarFile: string): Promise<void> {
+/**
+ * `docker load` the inner images into a node, from the cached tarball, or straight from `docker save` when the
+ * tarball is gone (another checkout of dr sharing .lab-cache may have dropped it as stale).
+ */
+export async function loadImages(node: LabNode, tarFile: string, refs: string[] = []): Promise<void> {
+  const load = ['exec', '-i', node.container, 'docker', 'load', '-q']
+  let tar: fs.ReadStream | undefined
+  try {
+    tar = fs.createReadStream('', { fd: fs.openSync(tarFile, 'r') }) // open now: a later unlink cannot hurt
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || refs.length === 0) throw e
+    return dockerPipe(['save', ...refs], load, `load the inner images into ${node.name}`)
+  }
   await new Promise<void>((resolve, reject) => {
-    const ex = spawn('docker', ['exec', '-i', node.container, 'docker', 'load', '-q'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const ex = spawn('docker', load, { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     ex.stderr.on('data', (d) => (err += d))
-    fs.createReadStream(tarFile).pipe(ex.stdin)
+    tar!.on('error', (e) => ((err += String(e)), ex.kill()))
+    ex.stdin.on('error', () => {}) // docker load failing early; its exit status and stderr say why
+    tar!.pipe(ex.stdin)
     ex.on('close', (code) => (code === 0 ? resolve() : reject(new DrError({ code: 'lab.load-failed', message: `docker load failed on ${node.name}`, host: node.name, stderr: err }))))
   })
 }

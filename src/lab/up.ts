@@ -13,7 +13,7 @@ import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
 import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, type LabFiles } from './inventory-writer.ts'
 import {
-  authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
+  addLoginUser, authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
 } from './nodes.ts'
 import {
   controlplaneNodes, etcdNodes, flavorOf, freeSubnet, networkName, planLab, subnetFor, type LabFlavor, type LabNode, type LabPlan, type LabSpec,
@@ -38,6 +38,8 @@ export interface UpOptions {
   subnet?: string
   /** Unset: rke. */
   flavor?: LabFlavor
+  /** Log in as this unprivileged user with passwordless sudo (inventory `ssh.user`, `ssh.sudo: true`), not root. */
+  sshUser?: string
 }
 
 const sameSpec = (a: LabSpec, b: UpOptions) =>
@@ -114,6 +116,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   await Promise.all(
     plan.nodes.map(async (n) => {
       await authorizeKey(n, publicKey)
+      if (opts.sshUser) await addLoginUser(n, opts.sshUser, publicKey)
       if (flavorOf(plan) === 'rke') await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
       if (n === offsiteNode(plan)) await docker(['exec', n.container, 'mkdir', '-p', '/var/backups/dr'])
     }),
@@ -128,7 +131,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
 
   const hostKeys = new Map<string, string>()
   for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
-  await writeLabFiles(plan, files, hostKeys, recipient)
+  await writeLabFiles(plan, files, hostKeys, recipient, opts.sshUser)
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
 }
 
@@ -171,10 +174,7 @@ async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
   const queue = [...need]
   await Promise.all(
     [0, 1].map(async () => {
-      for (let n = queue.shift(); n; n = queue.shift()) {
-        if (!fs.existsSync(images.innerTar)) await saveInnerTar(images, out)
-        await loadImages(n, images.innerTar)
-      }
+      for (let n = queue.shift(); n; n = queue.shift()) await loadImages(n, images.innerTar, [images.etcd, images.hyperkube])
     }),
   )
 }

@@ -1,13 +1,19 @@
-// A container on this machine as a host (kind nodes): commands through `docker exec`, files through `cat`,
-// tunnels straight to the container's IP on its docker network (reachable from the docker host).
+// A container on this machine as a host (kind nodes): commands through zx's `$` whose spawn is `docker exec`, files
+// through `cat`, tunnels straight to the container's IP on its docker network (reachable from the docker host).
 import { spawn } from 'node:child_process'
 import net from 'node:net'
-import { Duplex, PassThrough, Writable } from 'node:stream'
+import { PassThrough, Writable, type Duplex } from 'node:stream'
+import type { ProcessPromise } from 'zx'
 import { DrError } from '../core/error.ts'
-import { listenTunnel, runLocal, TunnelSet } from './local.ts'
-import { makeShell, quote, settle } from './shell.ts'
-import { killGroupCommand, listDirCommand, parseNulList, reportPid, splitPid, writeFileCommand } from './remote-commands.ts'
+import { listenTunnel, runLocal, runLocalBytes, spawnStream, TunnelSet } from './local.ts'
+import { execWith, makeShell, type ShellRunner } from './shell.ts'
+import { shQuote } from './sh-quote.ts'
+import { killGroupCommand, RemoteChild, REPORT_PID } from './remote-child.ts'
+import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
+
+// zx's quote writes bash's `$'…'`: run bash where the image has it (kind nodes do); busybox's sh reads `$'…'` too.
+const BASH_OR_SH = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec sh -c "$1"'
 
 interface Collected {
   code: number | null
@@ -27,38 +33,51 @@ export class DockerExecTransport implements Transport {
     readonly address?: string,
     private readonly docker = 'docker',
   ) {
-    this.$ = makeShell((cmd, o) => this.exec(cmd, o))
+    this.$ = makeShell(this.runner())
   }
 
-  private argv(command: string, interactive = true): string[] {
-    // sh, not bash: every image has it (kind nodes, busybox), and quote() is POSIX.
-    return [this.docker, 'exec', ...(interactive ? ['-i'] : []), this.container, 'sh', '-c', command]
+  /** `docker exec` argv that runs one command line under bash (or sh) in the container. */
+  private argv(line: string, interactive = true): string[] {
+    return [this.docker, 'exec', ...(interactive ? ['-i'] : []), this.container, 'sh', '-c', BASH_OR_SH, 'dr', line]
   }
 
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const full = opts.sudo ? `sudo -n -- sh -c ${quote(command)}` : command
-    const timed = (opts.timeoutMs ?? 0) > 0
-    const r = await runLocal(this.argv(timed ? reportPid(full) : full), { ...opts, host: this.host })
-    const { pid, rest } = splitPid(Buffer.from(r.stderr))
-    // Killing the docker client does not stop the command inside the container.
-    if (r.signal === 'TIMEOUT' && pid) await runLocal(this.argv(killGroupCommand(pid), false))
-    return settle({ ...r, command: full, stderr: rest.toString('utf8') }, opts)
+  private runner(): ShellRunner {
+    const wrap = (command: string, o: ExecOptions) => (o.sudo ? `sudo -n -- bash -c ${shQuote(command)}` : command)
+    return {
+      host: this.host,
+      options: (o) => ({ shell: 'bash', spawn: ((command: string) => this.spawn(wrap(command, o))) as never }),
+      shown: wrap,
+      kill: (p) => killRemote(p),
+    }
   }
 
-  /** Binary-safe run (runLocal decodes stdout as UTF-8). */
+  /** zx's spawn: a local `docker exec` client whose command reports its PID (killing the client leaves it running). */
+  private spawn(command: string): RemoteChild {
+    return new RemoteChild(
+      async () => {
+        const argv = this.argv(REPORT_PID + command)
+        // The docker client is this command's pipe to the container; zx owns the command, this is its transport.
+        const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+        return {
+          stdin: child.stdin,
+          stdout: child.stdout,
+          stderr: child.stderr,
+          onExit: (cb) => child.on('exit', (code, sig) => cb(code, sig)),
+          onClose: (cb) => child.on('close', () => cb()),
+          abort: () => child.kill('SIGKILL'),
+        }
+      },
+      async (pid) => void (await runLocal(this.argv(killGroupCommand(pid), false))),
+    )
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return execWith(this.$, command, opts)
+  }
+
+  /** Binary-safe run (zx's output text is decoded as UTF-8). */
   private collect(command: string, input?: string | Buffer): Promise<Collected> {
-    return new Promise((resolve) => {
-      const argv = this.argv(command)
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
-      const out: Buffer[] = []
-      let err = ''
-      child.stdout.on('data', (d: Buffer) => out.push(d))
-      child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-      child.stdin.on('error', () => {})
-      child.stdin.end(input ?? '')
-      child.on('error', (e) => resolve({ code: 127, stdout: Buffer.alloc(0), stderr: e.message }))
-      child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }))
-    })
+    return runLocalBytes(this.argv(command), input)
   }
 
   private async must(command: string, doing: string, input?: string | Buffer): Promise<Buffer> {
@@ -78,14 +97,16 @@ export class DockerExecTransport implements Transport {
   }
 
   readFile(path: string) {
-    return this.must(`cat -- ${quote(path)}`, `read ${path}`)
+    return this.must(`cat -- ${shQuote(path)}`, `read ${path}`)
   }
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}) {
     await this.must(writeFileCommand(path, opts.mode ?? 0o600), `write ${path}`, data)
   }
+  // The two file streams spawn `docker exec` with child_process: zx keeps every chunk of a command's output in
+  // memory, and a snapshot is gigabytes.
   async createReadStream(path: string): Promise<NodeJS.ReadableStream> {
-    await this.must(`test -r ${quote(path)}`, `read ${path}`)
-    const argv = this.argv(`cat -- ${quote(path)}`)
+    await this.must(`test -r ${shQuote(path)}`, `read ${path}`)
+    const argv = this.argv(`cat -- ${shQuote(path)}`)
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] })
     const out = new PassThrough()
     child.stdout.pipe(out)
@@ -110,21 +131,22 @@ export class DockerExecTransport implements Transport {
     })
   }
   async rename(from: string, to: string) {
-    await this.must(`mv -f -- ${quote(from)} ${quote(to)}`, `rename ${from}`)
+    await this.must(`mv -f -- ${shQuote(from)} ${shQuote(to)}`, `rename ${from}`)
   }
   async unlink(path: string) {
-    await this.must(`rm -- ${quote(path)}`, `remove ${path}`)
+    await this.must(`rm -- ${shQuote(path)}`, `remove ${path}`)
   }
   async readdir(path: string) {
     return parseNulList(await this.must(listDirCommand(path), `list ${path}`))
   }
   async mkdir(path: string, opts: { mode?: number } = {}) {
-    await this.must(`mkdir -p -m ${(opts.mode ?? 0o700).toString(8)} -- ${quote(path)}`, `create ${path}`)
+    await this.must(`mkdir -p -m ${(opts.mode ?? 0o700).toString(8)} -- ${shQuote(path)}`, `create ${path}`)
   }
 
   /** The container's IPs on its docker networks (`docker inspect` output is untrusted: parsed, never run). */
   async containerIps(): Promise<string[]> {
     const r = await runLocal([this.docker, 'inspect', '--format', '{{json .NetworkSettings.Networks}}', this.container])
+    // No container, or output that is not JSON: no IP, and forward() falls back to the inventory's address.
     if (r.exitCode !== 0) return []
     try {
       const nets = JSON.parse(r.stdout) as Record<string, { IPAddress?: string }>
@@ -147,28 +169,20 @@ export class DockerExecTransport implements Transport {
     return this.tunnels.track(await listenTunnel(() => net.connect(targetPort, ip)))
   }
 
-  /** Each connection runs `socat` inside the container, which must have it (kind node images do not). */
-  async forwardUnix(socketPath: string): Promise<Tunnel> {
-    const has = await this.collect('command -v socat')
-    if (has.code !== 0)
-      throw new DrError({
-        code: 'docker-exec.no-socat',
-        host: this.host,
-        message: `${this.host}: cannot tunnel to ${socketPath}: container ${this.container} has no socat`,
-        hint: `run the command inside the container instead (\`docker exec ${this.container} …\`), or install socat in it`,
-      })
-    return this.tunnels.track(
-      await listenTunnel(async () => {
-        const argv = [this.docker, 'exec', '-i', this.container, 'socat', 'STDIO', `UNIX-CONNECT:${socketPath}`]
-        const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'] })
-        const duplex = Duplex.from({ readable: child.stdout, writable: child.stdin })
-        duplex.on('close', () => child.kill())
-        return duplex
-      }),
-    )
+  /** A command in the container as a byte stream (`docker exec -i`), e.g. `docker system dial-stdio`. */
+  async openStream(argv: string[], opts: { sudo?: boolean } = {}): Promise<Duplex> {
+    return spawnStream([this.docker, 'exec', '-i', this.container, ...(opts.sudo ? ['sudo', '-n', '--'] : []), ...argv], this.host)
   }
 
   async close() {
     await this.tunnels.closeAll()
   }
+}
+
+/** Kill a command in the container: its RemoteChild kills the process group there (never a local kill). */
+function killRemote(p: ProcessPromise): void {
+  if (p.stage === 'fulfilled' || p.stage === 'rejected') return
+  const child = p.child as unknown as RemoteChild | undefined
+  if (child) child.kill('SIGKILL')
+  else setTimeout(() => killRemote(p), 20).unref() // zx spawns on the next tick
 }

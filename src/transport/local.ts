@@ -1,51 +1,92 @@
-// The local machine as a host: commands run under bash, files are the local filesystem.
+// The local machine as a host: commands run through zx's `$` under bash, files are the local filesystem.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import net from 'node:net'
-import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
-import { makeShell, settle } from './shell.ts'
+import { Duplex } from 'node:stream'
+import { $ as zx, type ProcessPromise } from 'zx'
+import { DrError } from '../core/error.ts'
+import type { ExecOptions, ExecResult, RemoteShell, Transport, Tunnel, WriteFileOptions } from './types.ts'
+import { execWith, literal, makeShell, type ShellRunner } from './shell.ts'
 
-/** Run `bash -c command` (or argv directly) and collect the result; never throws for a non-zero exit. */
-export function runLocal(
-  command: string | string[],
-  opts: ExecOptions & { host?: string; wrap?: (cmd: string) => string[] } = {},
-): Promise<ExecResult> {
-  const argv = Array.isArray(command) ? command : opts.wrap ? opts.wrap(command) : ['bash', '-c', command]
-  const shown = Array.isArray(command) ? command.join(' ') : command
-  const started = Date.now()
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    let timedOut = false
-    const timer =
-      opts.timeoutMs && opts.timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true
-            child.kill('SIGKILL')
-          }, opts.timeoutMs)
-        : undefined
-    child.stdout.on('data', (d: Buffer) => out.push(d))
-    child.stderr.on('data', (d: Buffer) => err.push(d))
-    child.stdin.on('error', () => {}) // the command may exit before reading its input
-    child.stdin.end(opts.input ?? '')
-    const finish = (code: number | null, signal: string | null, extraErr = '') => {
-      if (timer) clearTimeout(timer)
-      resolve({
-        host: opts.host ?? 'local',
-        command: shown,
-        exitCode: code,
-        signal: timedOut ? 'TIMEOUT' : signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + extraErr,
-        durationMs: Date.now() - started,
-        ok: code === 0 && !timedOut,
-      })
-    }
-    child.on('error', (e) => finish(127, null, String(e.message)))
-    child.on('close', (code, signal) => finish(code, signal))
+/**
+ * zx on this machine: bash, and each command a process-group leader (`detached`), so that a timeout kills the
+ * command and everything it started (zx's kill signals the group and the process tree).
+ */
+export function localRunner(host = 'local'): ShellRunner {
+  return {
+    host,
+    options: () => ({ shell: 'bash', detached: true, spawn: spawnQuietStdin as never }),
+    shown: (command) => command,
+    kill: (p: ProcessPromise) => killLocal(p),
+  }
+}
+
+/** child_process.spawn, with stdin errors ignored: zx writes the input, and a command may exit before reading it. */
+function spawnQuietStdin(...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  const child = spawn(...args)
+  child.stdin?.on('error', () => {})
+  return child
+}
+
+function killLocal(p: ProcessPromise): void {
+  if (p.stage === 'fulfilled' || p.stage === 'rejected') return
+  if (!p.pid) {
+    setTimeout(() => killLocal(p), 20).unref() // not spawned yet (zx starts the process on the next tick)
+    return
+  }
+  // zx's kill throws only when the process has just finished: nothing is left to kill then.
+  void p.kill('SIGKILL').catch(() => undefined)
+}
+
+const localShell = makeShell(localRunner())
+
+/**
+ * Run a command on this machine through zx's `$` (a string is bash; an argv array is quoted word by word) and
+ * collect the result; never throws for a non-zero exit.
+ */
+export function runLocal(command: string | string[], opts: ExecOptions & { host?: string } = {}): Promise<ExecResult> {
+  const shell: RemoteShell = opts.host ? makeShell(localRunner(opts.host)) : localShell
+  const $ = shell.with({ ...opts, nothrow: true })
+  return Array.isArray(command) ? $`${command}` : $(literal(command))
+}
+
+/** Run argv through zx and keep stdout as bytes (zx's own output text is decoded as UTF-8). */
+export async function runLocalBytes(argv: string[], input?: string | Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const store = { stdout: [] as Buffer[], stderr: [] as Buffer[], stdall: [] as Buffer[] }
+  const out = await zx({ store, spawn: spawnQuietStdin as never, shell: 'bash', prefix: '', postfix: '', nothrow: true, quiet: true, input: Buffer.from(input ?? '') })`${argv}`
+  const stderr = Buffer.concat(store.stderr).toString('utf8') || (out.cause ? String((out.cause as Error).message) : '')
+  return { code: out.exitCode, stdout: Buffer.concat(store.stdout), stderr }
+}
+
+/**
+ * A local process as a byte stream (stdin ← writes, stdout → reads). child_process, not zx: zx's ProcessPromise
+ * exposes no duplex of the process's own pipes, and this one is a transport for bytes (HTTP), not a command.
+ */
+export function spawnStream(argv: string[], host: string): Duplex {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+  child.stdin.on('error', () => {}) // the process may exit first; its exit status says why
+  const duplex = new Duplex({
+    write: (chunk, _enc, cb) => void child.stdin.write(chunk, () => cb()),
+    final: (cb) => {
+      child.stdin.end()
+      cb()
+    },
+    read: () => void child.stdout.resume(),
+    destroy: (err, cb) => {
+      // A byte proxy holds no state of its own: SIGKILL (the docker CLI ignores SIGTERM while it proxies).
+      child.kill('SIGKILL')
+      cb(err)
+    },
   })
+  child.stdout.on('data', (d: Buffer) => duplex.push(d) || child.stdout.pause())
+  const fail = (why: string) =>
+    duplex.destroy(new DrError({ code: 'transport.stream-failed', host, message: `${host}: ${argv.join(' ')} ${why}`, command: argv.join(' '), stderr: stderr.trim(), hint: 'is the command installed there, and may this user run it?' }))
+  child.on('error', (e) => fail(`could not start: ${e.message}`))
+  child.on('close', (code) => (code === 0 || code === null ? duplex.push(null) : fail(`exited with status ${code}`)))
+  return duplex
 }
 
 /** A free TCP port on 127.0.0.1 (for a local listener or a throwaway server). */
@@ -120,10 +161,10 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const
   readonly $
   constructor(readonly host = 'local') {
-    this.$ = makeShell((cmd, o) => this.exec(cmd, o))
+    this.$ = makeShell(localRunner(host))
   }
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return settle(await runLocal(command, { ...opts, host: this.host }), opts)
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return execWith(this.$, command, opts)
   }
   readFile(path: string) {
     return fsp.readFile(path)
@@ -158,8 +199,8 @@ export class LocalTransport implements Transport {
   forward(targetHost: string, targetPort: number) {
     return listenTunnel(() => net.connect(targetPort, targetHost))
   }
-  forwardUnix(socketPath: string) {
-    return listenTunnel(() => net.connect(socketPath))
+  async openStream(argv: string[]) {
+    return spawnStream(argv, this.host)
   }
   async close() {}
 }

@@ -1,20 +1,29 @@
 // A host reached over SSH (ssh2): verified host keys, key files or the agent (never forwarded), an optional jump
-// host, `sudo -n` when the inventory asks, timeouts on connect and on every command, SFTP, and TCP/unix tunnels.
+// host, `sudo -n` when the inventory asks, timeouts on connect and on every command, SFTP, TCP tunnels for TLS
+// services and command streams (the docker API through `docker system dial-stdio`, no listener anywhere).
+//
+// Commands are zx's: the host's `$` is zx's `$` whose spawn opens an ssh2 channel. The login shell may be a plain
+// sh (dash): it gets `exec bash -c '<command>'` in POSIX quotes, so the command itself (with zx's bash quoting)
+// always runs under bash. The host needs bash, as every supported distribution has.
 import type { Client, ClientChannel, SFTPWrapper } from 'ssh2'
+import type { Duplex } from 'node:stream'
+import type { ProcessPromise } from 'zx'
 import { DrError } from '../core/error.ts'
 import type { SshSettings } from '../inventory/types.ts'
 import { listenTunnel, TunnelSet } from './local.ts'
-import { makeShell, quote, settle } from './shell.ts'
+import { execWith, makeShell, type ShellRunner } from './shell.ts'
+import { shQuote, shQuoteArgv } from './sh-quote.ts'
 import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
 import { openClient, type SshTarget } from './ssh-connect.ts'
 import type { SshContext } from './ssh-errors.ts'
 import { SshFiles } from './ssh-files.ts'
-import { killGroupCommand, reportPid, splitPid } from './remote-commands.ts'
+import { killGroupCommand, RemoteChild, REPORT_PID, type RemoteIo } from './remote-child.ts'
 
 export type { SshTarget } from './ssh-connect.ts'
 
-/** `sudo -n` (never prompt: a prompt would hang a fan-out) around one shell command. */
-export const wrapSudo = (command: string): string => `sudo -n -- sh -c ${quote(command)}`
+/** `sudo -n` (never prompt: a prompt would hang a fan-out) and bash around one command, for a POSIX login shell. */
+export const wrapSudo = (command: string): string => `sudo -n -- bash -c ${shQuote(command)}`
+const wrapBash = (command: string): string => `bash -c ${shQuote(command)}`
 
 interface RawRun {
   exitCode: number | null
@@ -25,6 +34,38 @@ interface RawRun {
   timedOut: boolean
   /** Set when the channel could not be opened or the connection dropped. */
   failure?: string
+}
+
+/**
+ * An ssh2 channel as the RemoteIo behind a RemoteChild. Called inside exec's callback: ssh2 may parse the
+ * command's whole life (output, exit status, close) from one TCP read, right after that callback, so the exit
+ * status and the close are recorded at once, not when the RemoteChild gets around to listening.
+ */
+function channelIo(ch: ClientChannel): RemoteIo {
+  ch.on('error', () => {}) // a dropped connection shows as 'close' without an exit status, reported as a failure
+  let exit: [number | null, string | null] | undefined
+  let closed = false
+  const exitCbs: Array<(code: number | null, signal: string | null) => void> = []
+  const closeCbs: Array<() => void> = []
+  ch.on('exit', (code: number | null, sig?: string) => {
+    exit = [code ?? null, sig ? `SIG${sig}` : null]
+    for (const cb of exitCbs) cb(...exit)
+  })
+  ch.on('close', () => {
+    closed = true
+    for (const cb of closeCbs) cb()
+  })
+  return {
+    stdin: ch,
+    stdout: ch,
+    stderr: ch.stderr,
+    onExit: (cb) => (exit ? cb(...exit) : exitCbs.push(cb)),
+    onClose: (cb) => (closed ? cb() : closeCbs.push(cb)),
+    abort: () => {
+      ch.signal('KILL')
+      ch.close()
+    },
+  }
 }
 
 export class SshTransport implements Transport {
@@ -41,7 +82,7 @@ export class SshTransport implements Transport {
     private readonly ctx: SshContext,
   ) {
     this.host = target.name
-    this.$ = makeShell((cmd, o) => this.exec(cmd, o))
+    this.$ = makeShell(this.runner())
     this.files = new SshFiles(this)
     client.on('close', () => (this.closed = true))
   }
@@ -56,81 +97,81 @@ export class SshTransport implements Transport {
     return this.target.ssh
   }
 
-  /** Run a command and collect its output as bytes; never throws. A timed-out command is killed (reportPid). */
-  run(command: string, opts: { input?: string | Buffer; timeoutMs?: number; sudo?: boolean } = {}): Promise<RawRun> {
-    const started = Date.now()
-    const timeoutMs = opts.timeoutMs ?? this.settings.commandTimeoutMs
-    const sent = timeoutMs > 0 ? reportPid(command) : command
-    return new Promise((resolve) => {
-      const failed = (why: string) =>
-        resolve({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(why), durationMs: Date.now() - started, timedOut: false, failure: why })
-      if (this.closed) return failed(`the SSH connection to ${this.host} is closed`)
+  private sudo(o: ExecOptions): boolean {
+    return o.sudo ?? this.settings.sudo
+  }
+
+  /** zx's `$` for this host: its spawn runs the command over an ssh2 channel. */
+  private runner(): ShellRunner {
+    return {
+      host: this.host,
+      defaultTimeoutMs: this.settings.commandTimeoutMs,
+      options: (o) => ({ shell: 'bash', spawn: ((command: string) => this.spawn(command, this.sudo(o))) as never }),
+      shown: (command, o) => (this.sudo(o) ? wrapSudo(command) : command),
+      kill: (p) => killRemote(p),
+    }
+  }
+
+  /** One command as a RemoteChild (zx's spawn): the login shell reports its PID, then becomes bash (or sudo). */
+  private spawn(command: string, sudo: boolean): RemoteChild {
+    const line = REPORT_PID + 'exec ' + (sudo ? wrapSudo(command) : wrapBash(command))
+    return new RemoteChild(
+      () => this.channel(line, channelIo),
+      (pid) => this.killGroup(pid, sudo),
+    )
+  }
+
+  /** Open a channel for a command line; `attach` runs inside ssh2's callback, before any of its events. */
+  private channel<T = ClientChannel>(line: string, attach: (ch: ClientChannel) => T = (ch) => ch as T): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error(`the SSH connection to ${this.host} is closed`))
       try {
-        this.client.exec(sent, (err, ch) => {
-          if (err) return failed(`cannot start a command on ${this.host}: ${err.message}`)
-          const out: Buffer[] = []
-          const errOut: Buffer[] = []
-          let exitCode: number | null = null
-          let signal: string | null = null
-          let timedOut = false
-          let done = false
-          const finish = () => {
-            if (done) return
-            done = true
-            if (timer) clearTimeout(timer)
-            const { rest } = splitPid(Buffer.concat(errOut))
-            resolve({ exitCode, signal: timedOut ? 'TIMEOUT' : signal, stdout: Buffer.concat(out), stderr: rest, durationMs: Date.now() - started, timedOut })
-          }
-          const timer =
-            timeoutMs > 0
-              ? setTimeout(() => {
-                  timedOut = true
-                  const { pid } = splitPid(Buffer.concat(errOut))
-                  ch.signal('KILL')
-                  ch.close()
-                  if (pid) void this.killGroup(pid, !!opts.sudo)
-                  // Do not wait for a host that does not answer any more.
-                  setTimeout(finish, 1000).unref()
-                }, timeoutMs)
-              : undefined
-          ch.on('data', (d: Buffer) => out.push(d))
-          ch.stderr.on('data', (d: Buffer) => errOut.push(d))
-          ch.on('exit', (code: number | null, sig?: string) => {
-            exitCode = code ?? null
-            signal = sig ? `SIG${sig}` : null
-          })
-          ch.on('close', finish)
-          ch.on('error', () => {})
-          ch.end(opts.input ?? undefined)
-        })
+        this.client.exec(line, (err, ch) => (err ? reject(new Error(`cannot start a command on ${this.host}: ${err.message}`)) : resolve(attach(ch))))
       } catch (e) {
-        failed(`cannot start a command on ${this.host}: ${(e as Error).message}`)
+        reject(new Error(`cannot start a command on ${this.host}: ${(e as Error).message}`))
       }
     })
+  }
+
+  /**
+   * Run a command line as the login shell gets it and collect its bytes (zx decodes output as text, and file
+   * contents under sudo must stay bytes); never throws.
+   */
+  run(line: string, opts: { input?: string | Buffer } = {}): Promise<RawRun> {
+    const started = Date.now()
+    return this.channel(line, (ch) => {
+      const out: Buffer[] = []
+      const errOut: Buffer[] = []
+      let exitCode: number | null = null
+      let signal: string | null = null
+      ch.on('data', (d: Buffer) => out.push(d))
+      ch.stderr.on('data', (d: Buffer) => errOut.push(d))
+      ch.on('exit', (code: number | null, sig?: string) => {
+        exitCode = code ?? null
+        signal = sig ? `SIG${sig}` : null
+      })
+      ch.on('error', () => {}) // reported through the missing exit status
+      const done = new Promise<RawRun>((resolve) =>
+        ch.on('close', () => resolve({ exitCode, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut), durationMs: Date.now() - started, timedOut: false })),
+      )
+      ch.end(opts.input ?? undefined)
+      return { done }
+    }).then(
+      (r) => r.done,
+      (e: Error) => ({ exitCode: null, signal: null, stdout: Buffer.alloc(0), stderr: Buffer.from(e.message), durationMs: Date.now() - started, timedOut: false, failure: e.message }),
+    )
   }
 
   /** Kill a timed-out command's process group (sshd makes each session's shell a group leader). */
   private async killGroup(pid: number, sudo: boolean): Promise<void> {
     const kill = killGroupCommand(pid)
-    await this.run(sudo ? wrapSudo(kill) : kill, { timeoutMs: 0 }).catch(() => {})
+    const r = await this.run(sudo ? `sudo -n -- sh -c ${shQuote(kill)}` : kill)
+    // Nothing more to do when it fails: the command's channel is closed already and its result says TIMEOUT.
+    void r
   }
 
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const full = (opts.sudo ?? this.settings.sudo) ? wrapSudo(command) : command
-    const r = await this.run(full, { input: opts.input, timeoutMs: opts.timeoutMs, sudo: opts.sudo ?? this.settings.sudo })
-    return settle(
-      {
-        host: this.host,
-        command: full,
-        exitCode: r.exitCode,
-        signal: r.signal,
-        stdout: r.stdout.toString('utf8'),
-        stderr: r.stderr.toString('utf8'),
-        durationMs: r.durationMs,
-        ok: r.exitCode === 0 && !r.timedOut && !r.failure,
-      },
-      opts,
-    )
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return execWith(this.$, command, opts)
   }
 
   /** A raw channel for a command (used for streaming files under sudo). */
@@ -185,15 +226,19 @@ export class SshTransport implements Transport {
     })
   }
 
-  private async tunnel(open: () => Promise<ClientChannel>): Promise<Tunnel> {
-    return this.tunnels.track(await listenTunnel(open))
+  /** Only for TLS services that authenticate their clients (see Tunnel): the local port is open to local users. */
+  async forward(targetHost: string, targetPort: number): Promise<Tunnel> {
+    return this.tunnels.track(await listenTunnel(() => this.openForward(targetHost, targetPort)))
   }
 
-  forward(targetHost: string, targetPort: number): Promise<Tunnel> {
-    return this.tunnel(() => this.openForward(targetHost, targetPort))
-  }
-  forwardUnix(socketPath: string): Promise<Tunnel> {
-    return this.tunnel(() => this.openUnixForward(socketPath))
+  /** A command's stdin/stdout as one stream over an ssh2 channel (under sudo when the inventory says so). */
+  async openStream(argv: string[], opts: { sudo?: boolean } = {}): Promise<Duplex> {
+    const command = shQuoteArgv(argv)
+    const sudo = opts.sudo ?? this.settings.sudo
+    const shown = (sudo ? 'sudo -n -- ' : '') + command
+    return this.channel(`exec ${shown}`, (ch) => commandStream(ch, this.host, shown)).catch((e: Error) => {
+      throw new DrError({ code: 'ssh.channel-failed', host: this.host, doing: `run ${argv.join(' ')}`, message: e.message, hint: 'the SSH connection may have dropped; try again' })
+    })
   }
 
   readFile(path: string) {
@@ -234,4 +279,36 @@ export class SshTransport implements Transport {
       setTimeout(resolve, 2000).unref()
     })
   }
+}
+
+/** A command's channel as a stream: a non-zero exit destroys it with the command's stderr. */
+function commandStream(ch: ClientChannel, host: string, command: string): Duplex {
+  let stderr = ''
+  ch.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+  ch.on('exit', (code: number | null) => {
+    if (code === 0 || code === null) return
+    // ssh2's Channel.destroy() drops its argument: the error is emitted here, then the channel closed.
+    ch.emit(
+      'error',
+      new DrError({
+        code: 'transport.stream-failed',
+        host,
+        message: `${host}: ${command} exited with status ${code}`,
+        command,
+        exitStatus: code,
+        stderr: stderr.trim(),
+        hint: /sudo/.test(stderr) ? 'ssh.sudo needs passwordless sudo (a NOPASSWD sudoers rule) for the login user' : 'is the command installed there, and may the login user run it?',
+      }),
+    )
+    ch.close()
+  })
+  return ch
+}
+
+/** Kill a remote command: its RemoteChild kills the process group on the host (never a local kill). */
+function killRemote(p: ProcessPromise): void {
+  if (p.stage === 'fulfilled' || p.stage === 'rejected') return
+  const child = p.child as unknown as RemoteChild | undefined
+  if (child) child.kill('SIGKILL')
+  else setTimeout(() => killRemote(p), 20).unref() // zx spawns on the next tick
 }

@@ -1,4 +1,6 @@
 // The one interface every way of reaching a host implements: ssh, local, docker-exec.
+import type { Duplex } from 'node:stream'
+import type { ProcessPromise } from 'zx'
 // Runbooks get a Transport from their context, so a test can hand them a scripted one or a real one.
 
 export interface ExecOptions {
@@ -25,6 +27,11 @@ export interface ExecResult {
   ok: boolean
 }
 
+/**
+ * A TCP tunnel: a listener on 127.0.0.1 of this machine. Any local user can connect to it, so dr opens one only
+ * for a service that authenticates its clients itself over TLS (etcd with client certificates, kube-apiserver);
+ * the docker socket is reached with openStream, which has no listener at all.
+ */
 export interface Tunnel {
   /** A port on 127.0.0.1 of this machine that reaches the target. */
   readonly localPort: number
@@ -52,10 +59,17 @@ export interface Transport {
   /** Directory entries (names only); missing directory → []. */
   readdir(path: string): Promise<string[]>
   mkdir(path: string, opts?: { mode?: number }): Promise<void>
-  /** A TCP tunnel from a local port to targetHost:targetPort as seen from this host. */
+  /**
+   * A TCP tunnel from a local port to targetHost:targetPort as seen from this host. Only for services that carry
+   * TLS with client authentication end to end (etcd, kube-apiserver): the local port is open to any local user.
+   */
   forward(targetHost: string, targetPort: number): Promise<Tunnel>
-  /** A TCP tunnel from a local port to a unix socket on this host (the docker socket). */
-  forwardUnix(socketPath: string): Promise<Tunnel>
+  /**
+   * A command on the host as a byte stream, no listener anywhere: its stdin is what is written, its stdout what is
+   * read (`docker system dial-stdio` reaches the docker socket this way, under sudo when the inventory says so).
+   * A failure to start, or a non-zero exit, destroys the stream with a DrError naming the command and its stderr.
+   */
+  openStream(argv: string[], opts?: { sudo?: boolean }): Promise<Duplex>
   close(): Promise<void>
 }
 
@@ -64,11 +78,24 @@ export type RemoteShell = ((pieces: TemplateStringsArray, ...args: unknown[]) =>
   with(opts: ExecOptions): RemoteShell
 }
 
+/** A running command: dr's result as a promise, over zx's ProcessPromise (`.process`). */
 export interface ShellPromise extends Promise<ExecResult> {
   /** Resolve with the failed result instead of rejecting. */
-  nothrow(): Promise<ExecResult>
+  nothrow(): ShellPromise
   /** Resolve with trimmed stdout. */
   text(): Promise<string>
+  /** Resolve with stdout's non-empty lines. */
+  lines(): Promise<string[]>
   /** Resolve with parsed JSON stdout. */
   json<T = unknown>(): Promise<T>
+  /** zx's quiet: do not log this command's output even under ZX_VERBOSE. */
+  quiet(v?: boolean): ShellPromise
+  /** zx's pipe: stdout into a stream, a file, or a local command (`.pipe\`gzip\``). */
+  readonly pipe: ProcessPromise['pipe']
+  /** The live stdout stream. */
+  readonly stdout: ProcessPromise['stdout']
+  /** Kill the command and its process group on the host. */
+  kill(): void
+  /** zx's own ProcessPromise underneath. */
+  readonly process: ProcessPromise
 }

@@ -16,7 +16,11 @@ export const labName = (name: string) => `${process.env.DR_LAB_PREFIX ?? ''}${na
 export class TestLab {
   readonly inventory: string
   readonly name: string
-  constructor(name: string) {
+  /** upOptions: more `dr lab up` options for this lab, e.g. ['--ssh-user', 'dr']. */
+  constructor(
+    name: string,
+    private readonly upOptions: string[] = [],
+  ) {
     // DR_LAB_PREFIX keeps labs of two checkouts on one docker engine apart (parallel development).
     this.name = labName(name)
     this.inventory = path.join(ROOT, 'inventories', `${this.name}.yaml`)
@@ -32,7 +36,7 @@ export class TestLab {
     if (r.code !== 0) throw new Error(`dr lab ${args.join(' ')} --name ${this.name} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`)
     return r
   }
-  up = () => this.lab(['up'])
+  up = () => this.lab(['up', ...this.upOptions])
   down = () => this.lab(['down'])
   stopSite = (site: string) => this.lab(['stop-site', site])
   startSite = (site: string) => this.lab(['start-site', site])

@@ -90,8 +90,8 @@ t.test('sudo: commands are wrapped in `sudo -n` when the inventory asks', async 
   const h = await connect({ sudo: true })
   const r = await h.$`printf %s ${"it's $(not run)"}`
   t.equal(r.stdout, "it's $(not run)", 'quoting survives the extra sh -c')
-  t.match(r.command, /^sudo -n -- sh -c /)
-  t.match(fs.readFileSync(sudoLog, 'utf8'), /^-n -- sh -c printf %s/m, 'sudo was called with -n')
+  t.match(r.command, /^sudo -n -- bash -c /)
+  t.match(fs.readFileSync(sudoLog, 'utf8'), /^-n -- bash -c printf %s/m, 'sudo was called with -n')
   const plain = await h.exec('echo plain', { sudo: false })
   t.equal(plain.command, 'echo plain', 'sudo: false per command opts out')
 
@@ -143,7 +143,7 @@ t.test('SFTP: read, write with mode, streams, rename, unlink, readdir, mkdir -p'
   fs.rmSync(dir, { recursive: true })
 })
 
-t.test('tunnels: TCP to a port on the host, and to a unix socket', async (t) => {
+t.test('tunnels: TCP to a port on the host; a command as a stream, with no listener', async (t) => {
   const h = await connect()
   const echo = net.createServer((s) => s.pipe(s))
   echo.listen(0, '127.0.0.1')
@@ -166,10 +166,16 @@ t.test('tunnels: TCP to a port on the host, and to a unix socket', async (t) => 
   t.not(tcp.localPort, echoPort)
   t.equal(await roundTrip(tcp.localPort, 'hello'), 'hello')
   t.equal(await roundTrip(tcp.localPort, 'twice'), 'twice', 'a tunnel serves several connections')
-  const u = await h.forwardUnix(sockPath)
-  t.equal(await roundTrip(u.localPort, 'ping'), 'unix:ping')
+  // A unix socket on the host through a command's stdio (as `docker system dial-stdio` reaches docker's socket).
+  const u = await h.openStream([process.execPath, '-e', 'const s = require("net").connect(process.argv[1]); process.stdin.pipe(s); s.pipe(process.stdout)', sockPath])
+  u.write('ping')
+  const [pong] = await once(u, 'data')
+  t.equal(pong.toString(), 'unix:ping')
+  u.destroy()
+  const failing = await h.openStream(['sh', '-c', 'echo nope >&2; exit 4'])
+  const [err] = await once(failing, 'error')
+  t.match(err, { code: 'transport.stream-failed', host: 'h1', exitStatus: 4, stderr: 'nope' })
   await tcp.close()
-  await u.close()
   await t.rejects(roundTrip(tcp.localPort, 'closed'), /ECONNREFUSED/, 'a closed tunnel stops listening')
   echo.close()
   unix.close()

@@ -1,6 +1,7 @@
 // DockerExecTransport against a real container on the local docker: exec, quoting, exit codes, timeout (the
 // command inside is killed too), files, streams, and a TCP tunnel to the container's IP.
 import t from 'tap'
+import { once } from 'node:events'
 import net from 'node:net'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
@@ -67,7 +68,7 @@ t.test('files and streams', async (t) => {
   t.equal(Buffer.concat(chunks).length, big.length)
 })
 
-t.test('tunnels: TCP to a port in the container via its IP; unix sockets need socat', async (t) => {
+t.test('tunnels: TCP to a port in the container via its IP; command streams without a listener', async (t) => {
   await runLocal(['docker', 'exec', '-d', name, 'nc', '-ll', '-p', '9000', '-e', '/bin/cat'])
   const ips = await h.containerIps()
   t.equal(ips.length, 1)
@@ -87,7 +88,14 @@ t.test('tunnels: TCP to a port in the container via its IP; unix sockets need so
   }
   t.equal(reply, 'echo me')
   await tunnel.close()
-  await t.rejects(h.forwardUnix('/var/run/docker.sock'), { code: 'docker-exec.no-socat' })
+  const stream = await h.openStream(['cat'])
+  stream.write('through docker exec -i')
+  const [echoed] = await once(stream, 'data')
+  t.equal(echoed.toString(), 'through docker exec -i', 'a command in the container as a byte stream')
+  stream.destroy()
+  const missing = await h.openStream(['no-such-command'])
+  const [err] = await once(missing, 'error')
+  t.match(err, { code: 'transport.stream-failed', host: 'kind1' }, 'a command that fails destroys the stream with its error')
   const gone = new DockerExecTransport('ghost', 'drtest-no-such-container')
   await t.rejects(gone.readFile('/etc/hostname'), { code: 'docker-exec.no-container', hint: /docker ps/ })
 })

@@ -99,7 +99,7 @@ t.test('SSH failures are explained', async (t) => {
 })
 
 t.test('remote command helpers', async (t) => {
-  t.equal(wrapSudo("echo 'x'"), `sudo -n -- sh -c 'echo '\\''x'\\'''`)
+  t.equal(wrapSudo("echo 'x'"), `sudo -n -- bash -c 'echo '\\''x'\\'''`)
   t.same(splitPid(Buffer.from('\x1edr-pid:123\nreal error\n')), { pid: 123, rest: Buffer.from('real error\n') })
   t.same(splitPid(Buffer.from('no pid here')).pid, undefined)
   t.same(parseNulList('b\0a\0.x\0'), ['.x', 'a', 'b'])

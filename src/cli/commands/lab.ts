@@ -16,14 +16,19 @@ export function registerLab(program: Command) {
     .option('--workers <n>', 'worker nodes per site', '1')
     .option('--subnet <cidr>', 'the lab network (a /24); default 172.30.0.0/24 for "lab", a free 172.30.N.0/24 for others')
     .option('--flavor <flavor>', 'rke (docker containers, as `rke up` makes them) or kubeadm (static pods run by a kubelet stand-in)', 'rke')
+    .option('--ssh-user <user>', 'log in as this unprivileged user with passwordless sudo (ssh.sudo: true), not root; e.g. --ssh-user dr')
     .action(
       action(async (ctx, _args, opts) => {
         const { labUp } = await import('../../lab/up.ts')
+        const { SSH_USER } = await import('../../lab/nodes.ts')
+        if (opts.sshUser !== undefined && (!SSH_USER.test(opts.sshUser) || opts.sshUser === 'root')) {
+          throw new DrError({ code: 'lab.bad-option', message: `--ssh-user ${opts.sshUser} is not a plain user name other than root`, hint: 'for example --ssh-user dr', exit: 'usage' })
+        }
         const workers = Number(opts.workers)
         if (!Number.isInteger(workers) || workers < 0 || workers > 5) {
           throw new DrError({ code: 'lab.bad-option', message: `--workers ${opts.workers} is not a number from 0 to 5`, exit: 'usage' })
         }
-        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet, flavor: parseFlavor(opts.flavor) }, ctx.out)
+        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet, flavor: parseFlavor(opts.flavor), sshUser: opts.sshUser }, ctx.out)
         if (ctx.opts.json) return ctx.out.data({ name: r.plan.name, flavor: r.plan.flavor ?? 'rke', unchanged: r.unchanged, seconds: r.seconds, inventory: r.files.inventory, nodes: r.plan.nodes })
         ctx.out.line(`lab ${r.plan.name} is up${r.unchanged ? ' (unchanged)' : ''} in ${formatDuration(Math.round(r.seconds * 1000))}; inventory: ${r.files.inventory}`)
         ctx.out.line(table(['NODE', 'SITE', 'ROLES', 'ADDRESS'], r.plan.nodes.map((n) => [n.name, n.site, n.roles.join(','), n.ip])))

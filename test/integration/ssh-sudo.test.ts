@@ -1,0 +1,105 @@
+// Issue 9.7 at the transport level: a real sshd and a real sudo (the lab's node image), a login user who is not
+// root and whose login shell is /bin/sh (dash), with passwordless sudo — and one without sudo rights.
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { Output } from '../../src/core/output.ts'
+import { ensureImages } from '../../src/lab/images.ts'
+import { runLocal } from '../../src/transport/local.ts'
+import { SshTransport } from '../../src/transport/ssh.ts'
+import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
+import type { SshSettings } from '../../src/inventory/types.ts'
+
+// The node image may have to be built first (a few minutes, once per content hash).
+t.setTimeout(900_000)
+
+const name = `drtest-sudo-${process.pid}`
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-ssh-sudo-'))
+const key = path.join(dir, 'id_ed25519')
+let port = 0
+const open: SshTransport[] = []
+
+const SETUP = `set -e
+for u in dr nosudo; do
+  useradd --create-home --shell /bin/sh "$u"
+  mkdir -p /home/$u/.ssh && cp /tmp/key.pub /home/$u/.ssh/authorized_keys && chown -R $u: /home/$u/.ssh
+done
+echo 'dr ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/dr && chmod 0440 /etc/sudoers.d/dr
+ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -D -e`
+
+t.before(async () => {
+  const images = await ensureImages(new Output({ json: false, verbose: false }))
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key])
+  const r = await runLocal(['docker', 'run', '-d', '--label', 'dr.test=1', '--name', name, '-p', '127.0.0.1::22', '-v', `${key}.pub:/tmp/key.pub:ro`, images.node, 'sh', '-c', SETUP])
+  if (!r.ok) throw new Error(r.stderr)
+  port = Number((await runLocal(['docker', 'port', name, '22/tcp'])).stdout.trim().split(':').pop())
+  let hostKey = ''
+  for (let i = 0; i < 100 && !hostKey; i++) {
+    const k = await runLocal(['docker', 'exec', name, 'cat', '/etc/ssh/ssh_host_ed25519_key.pub'])
+    if (k.ok && (await runLocal(['docker', 'exec', name, 'test', '-e', '/run/sshd.pid'])).ok) hostKey = k.stdout.trim().split(/\s+/).slice(0, 2).join(' ')
+    else await new Promise((res) => setTimeout(res, 200))
+  }
+  fs.writeFileSync(path.join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${hostKey}\n`)
+})
+t.teardown(async () => {
+  await Promise.all(open.map((c) => c.close()))
+  await runLocal(['docker', 'rm', '-f', name])
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+async function connect(ssh: Partial<SshSettings>) {
+  const c = await SshTransport.connect({
+    name: 'node',
+    address: '127.0.0.1',
+    hostKeys: [],
+    ssh: { ...SSH_DEFAULTS, port, identityFile: key, knownHosts: path.join(dir, 'known_hosts'), ...ssh },
+  })
+  open.push(c)
+  return c
+}
+
+const hostile = ['$(touch /tmp/pwned)', '`id`', "it's", 'a "b" c', 'line1\nline2', 'x; rm -rf /nope', '', '\\', "'", '-n', '*', '$HOME']
+
+t.test('a non-root login with sudo: commands run as root, values stay values, under a /bin/sh login shell', async (t) => {
+  const h = await connect({ user: 'dr', sudo: true })
+  t.equal(await h.$`id -un`.text(), 'root', 'under sudo -n')
+  t.equal(await h.$.with({ sudo: false })`id -un`.text(), 'dr', 'sudo: false runs as the login user')
+  t.equal(await h.$`getent passwd dr | cut -d: -f7`.text(), '/bin/sh', "the login shell is sh (dash): dr starts bash itself")
+  for (const v of hostile) {
+    const r = await h.$`printf %s ${v}`.nothrow()
+    t.equal(r.stdout, v, `value ${JSON.stringify(v)}: ${r.exitCode} ${r.stderr}`)
+  }
+  t.equal((await h.$`test -e /tmp/pwned`.nothrow()).exitCode, 1, 'nothing ran from a value')
+  await t.rejects(h.$`echo boom >&2; exit 3`, { code: 'command.failed', host: 'node', exitStatus: 3, stderr: 'boom', command: /^sudo -n -- bash -c / })
+})
+
+t.test('files under sudo: root-owned paths, modes kept', async (t) => {
+  const h = await connect({ user: 'dr', sudo: true })
+  await h.mkdir('/etc/dr-test', { mode: 0o700 })
+  await h.writeFile('/etc/dr-test/secret', 'only root\n', { mode: 0o600 })
+  t.equal((await h.readFile('/etc/dr-test/secret')).toString(), 'only root\n')
+  t.equal(await h.$`stat -c '%U %a' /etc/dr-test/secret`.text(), 'root 600')
+  t.same(await h.readdir('/etc/dr-test'), ['secret'])
+  const plain = await connect({ user: 'dr', sudo: false })
+  await t.rejects(plain.readFile('/etc/dr-test/secret'), { code: 'file.failed', host: 'node' }, 'the login user alone cannot read it')
+})
+
+t.test('a timeout under sudo kills the root process group', async (t) => {
+  const h = await connect({ user: 'dr', sudo: true })
+  const r = await h.$.with({ timeoutMs: 1500 })`sleep 97; echo never`.nothrow()
+  t.equal(r.signal, 'TIMEOUT')
+  t.equal(r.stderr, '', 'the PID line is not shown')
+  t.notMatch(await h.$`ps -eo args`.text(), /sleep 97/, 'the sleep (a root process) is gone')
+})
+
+t.test('a login user without sudo rights: a clear failure, never a password prompt', async (t) => {
+  const h = await connect({ user: 'nosudo', sudo: true })
+  const started = Date.now()
+  await t.rejects(h.$`id -un`, { code: 'command.failed', host: 'node', stderr: /sudo|password/ })
+  t.ok(Date.now() - started < 10_000, 'sudo -n does not wait for a password')
+  await t.rejects(h.readFile('/etc/hostname'), { code: 'file.failed', hint: /NOPASSWD/ })
+})
