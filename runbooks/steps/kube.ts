@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import { DrError } from '../../src/core/error.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
-import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, readyzAnonymous, serverVersion, waitReady } from '../../src/kube/client.ts'
+import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, readyzAnonymous, serverVersion } from '../../src/kube/client.ts'
 import { chooseEviction, type EvictionChoice } from '../../src/kube/eviction.ts'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
