@@ -1,13 +1,17 @@
 // Fence a lost site that comes back: its old etcd members must never run again, or (cut off from the survivors)
 // they still hold a majority of the old membership and serve stale data — a second cluster, measured on the lab.
 // Per reachable host: restart policy off, etcd and kube-apiserver stopped and renamed *-fenced-<time>, the etcd
-// data dir moved to a quarantine name, and a marker recording the fence. Nothing is deleted.
+// data dir moved to a quarantine name, and a marker recording the fence. Nothing is deleted. A host SSH cannot
+// reach (nothing answers on TCP) is powered off by its fence agent when the inventory has one; any other failure
+// (authentication, a changed host key) is never taken for "down": the run fails and names the host.
 import { DrError } from '../src/core/error.ts'
-import { FENCE_MARKER, hostFence, type HostFence } from '../src/cluster/fence-state.ts'
-import { hostsInSite } from '../src/inventory/types.ts'
+import { FENCE_MARKER, hostFence, whyNotFenced, type HostFence } from '../src/cluster/fence-state.ts'
+import { hasFenceAgent } from '../src/cluster/power.ts'
+import { hostsInSite, type Inventory } from '../src/inventory/types.ts'
 import type { Runbook, Step } from '../src/runbook/types.ts'
 import type { Transport } from '../src/transport/types.ts'
 import { tryInspect } from './steps/containers.ts'
+import { powerOffHost } from './steps/power-fence.ts'
 
 export interface FenceFacts {
   site: string
@@ -60,6 +64,11 @@ function fenceHost(host: string): Step<FenceFacts> {
   }
 }
 
+/** Hosts this run cannot fence: not reachable without a fence agent, or failing for any other reason. */
+function leftUnfenced(inv: Inventory, hosts: HostFence[]): HostFence[] {
+  return hosts.filter((h) => (h.error && !h.unreachable) || (h.unreachable && !hasFenceAgent(inv.hosts[h.host])))
+}
+
 export const fence: Runbook<FenceFacts> = {
   name: 'fence',
   title: 'fence a lost site',
@@ -74,15 +83,32 @@ export const fence: Runbook<FenceFacts> = {
     return { site, tag, hosts }
   },
   describe(f) {
-    const down = f.hosts.filter((h) => !h.reachable).map((h) => h.host)
+    const down = f.hosts.filter((h) => h.unreachable)
+    const failing = f.hosts.filter((h) => h.error && !h.unreachable)
     return [
       `site ${f.site}: ${f.hosts.length} etcd/controlplane host(s)`,
-      down.length
-        ? `not reachable now: ${down.join(', ')} — they cannot be fenced until they return; run dr fence again then, and keep them isolated until it has run`
-        : 'every host is reachable',
+      ...down.map((h) => `not reachable by SSH: ${whyNotFenced(h)}`),
+      ...failing.map((h) => `CANNOT CHECK ${whyNotFenced(h)} — it answers but dr cannot act on it; the run fails for it`),
+      ...(down.length + failing.length === 0 ? ['every host is reachable'] : []),
     ]
   },
   steps(f) {
-    return f.hosts.filter((h) => h.reachable).map((h) => fenceHost(h.host))
+    return [
+      ...f.hosts.filter((h) => h.reachable).map((h) => fenceHost(h.host)),
+      ...f.hosts.filter((h) => h.unreachable && h.power !== undefined).map((h) => powerOffHost<FenceFacts>(h.host)),
+    ]
+  },
+  async finalVerify(ctx) {
+    const left = leftUnfenced(ctx.inv, ctx.facts.hosts)
+    if (left.length) {
+      throw new DrError({
+        code: 'fence.incomplete',
+        message: `site ${ctx.facts.site} is NOT fully fenced: ${left.map(whyNotFenced).join('; ')}. Its etcd may still run and, with the other members of the old membership, form a quorum that serves stale data`,
+        host: left[0].host,
+        hint: `keep ${left.map((h) => h.host).join(', ')} isolated from the cluster (power or network) until it is fenced; fix the cause above, then run dr fence --site ${ctx.facts.site} again (or add a fence: agent to the inventory so dr can power it off)`,
+        exit: left.some((h) => !h.unreachable) ? 'failed' : 'unverified',
+      })
+    }
+    return ctx.facts.hosts.map((h) => (h.reachable ? `${h.host}: fenced (etcd and kube-apiserver stopped and disabled)` : `${h.host}: powered off (confirmed by its fence agent)`))
   },
 }

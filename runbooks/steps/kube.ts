@@ -1,9 +1,13 @@
 // The Kubernetes half of a failover: apiservers pointed at live etcd members only, the dead site's Nodes
-// tainted out-of-service (or deleted) so their pods move, and RKE's cluster.yml without the dead nodes.
+// tainted out-of-service or deleted (by the cluster's version) so their pods move, and RKE's cluster.yml without
+// the dead nodes. Nothing here says "done" without having checked: a step that cannot act refuses, unless the
+// operator said --skip-kubernetes (options.skipKubernetes), which the plan and the summary repeat.
 import fs from 'node:fs'
 import { DrError } from '../../src/core/error.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
-import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, waitReady } from '../../src/kube/client.ts'
+import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, readyzAnonymous, serverVersion } from '../../src/kube/client.ts'
+import { chooseEviction, type EvictionChoice } from '../../src/kube/eviction.ts'
+import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { recreateStep, tryInspect } from './containers.ts'
@@ -14,15 +18,51 @@ const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? ''
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 
-async function apiserverReady(ctx: StepContext<unknown>, host: string): Promise<boolean> {
-  if (!ctx.inv.kubernetes.kubeconfig) return true
-  const k = await connectKube(ctx.conns, ctx.inv, host).catch(() => undefined)
-  if (!k) return false
+
+/** The operator left Kubernetes to themselves: --skip-kubernetes. */
+export const skippingKubernetes = (ctx: { options: Record<string, unknown> }) => !!ctx.options.skipKubernetes
+
+export const SKIP_KUBERNETES_NOTE =
+  "Kubernetes: SKIPPED (--skip-kubernetes): the lost site's Nodes were neither tainted nor deleted, so their pods do not move, and apiserver readiness was not checked; do it by hand (kubectl delete node <lost node>, or on Kubernetes >= 1.26 kubectl taint node <lost node> node.kubernetes.io/out-of-service=nodeshutdown:NoExecute)"
+
+function noCredentials(what: string): DrError {
+  return new DrError({
+    code: 'kube.no-credentials',
+    message: `cannot ${what}: kubernetes.kubeconfig is not set in the inventory`,
+    hint: 'set kubernetes.kubeconfig (RKE writes kube_config_cluster.yml beside cluster.yml), or run with --skip-kubernetes to leave Kubernetes to you (the summary says so)',
+    exit: 'refused',
+  })
+}
+
+/** /readyz of the host's apiserver: with the kubeconfig's credentials, else anonymously (allowed by default). */
+async function apiserverReadyz(ctx: StepContext<unknown>, host: string): Promise<{ status: number; body: string }> {
+  if (!ctx.inv.kubernetes.kubeconfig) return readyzAnonymous(ctx.conns, ctx.inv, host)
+  const k = await connectKube(ctx.conns, ctx.inv, host)
   try {
-    return (await getHealth(k.kc, '/readyz')).status === 200
+    return await getHealth(k.kc, '/readyz')
   } finally {
     await k.close()
   }
+}
+
+async function apiserverReady(ctx: StepContext<unknown>, host: string): Promise<boolean> {
+  return (await apiserverReadyz(ctx, host)).status === 200
+}
+
+async function waitApiserverReady(ctx: StepContext<unknown>, host: string, timeoutMs: number): Promise<number> {
+  const started = Date.now()
+  let last = { status: 0, body: '' }
+  while (Date.now() - started < timeoutMs) {
+    last = await apiserverReadyz(ctx, host)
+    if (last.status === 200) return Date.now() - started
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new DrError({
+    code: 'kube.not-ready',
+    message: `kube-apiserver on ${host} did not become ready within ${Math.round(timeoutMs / 1000)} s (last: ${last.status} ${last.body.slice(0, 120)})`,
+    host,
+    hint: `look at its log: docker logs --tail 50 ${ctx.inv.kubernetes.apiserverContainer} on ${host}`,
+  })
 }
 
 /** One step per surviving controlplane host: --etcd-servers = the live members, kubelet restarted, /readyz. */
@@ -37,21 +77,17 @@ export function apiserverSteps<F>(hosts: string[], liveUrls: (inv: Inventory) =>
       async done(ctx, c) {
         if (!c) return false
         const current = etcdServersOf(processArgv(c))
-        return sameSet(current, liveUrls(ctx.inv)) && !!c.State?.Running && (await apiserverReady(ctx as StepContext<unknown>, host))
+        if (!sameSet(current, liveUrls(ctx.inv)) || !c.State?.Running) return false
+        return skippingKubernetes(ctx) || (await apiserverReady(ctx as StepContext<unknown>, host))
       },
       async after(ctx) {
         const t = await ctx.conns.get(host)
         // RKE restarts the kubelet after changing the control plane; it re-reads its apiserver connection.
         const kubelet = ctx.inv.kubernetes.kubeletContainer
         if (await tryInspect(t, kubelet)) await t.$`docker restart ${kubelet}`
-        if (!ctx.inv.kubernetes.kubeconfig) return 'kubelet restarted (no kubeconfig: readiness not checked)'
-        const k = await connectKube(ctx.conns, ctx.inv, host)
-        try {
-          const ms = await waitReady(k.kc, 60_000, host)
-          return `kubelet restarted; /readyz ok after ${(ms / 1000).toFixed(1)} s`
-        } finally {
-          await k.close()
-        }
+        if (skippingKubernetes(ctx)) return 'kubelet restarted; readiness NOT checked (--skip-kubernetes)'
+        const ms = await waitApiserverReady(ctx as StepContext<unknown>, host, 60_000)
+        return `kubelet restarted; /readyz ok after ${(ms / 1000).toFixed(1)} s`
       },
     }),
   )
@@ -61,10 +97,26 @@ export async function verifyApiservers(ctx: StepContext<unknown>, site: string, 
   const out: string[] = []
   for (const h of (ctx.inv.sites[site]?.hosts ?? []).map((n) => ctx.inv.hosts[n]).filter((x) => x.roles.includes('controlplane'))) {
     const c = await tryInspect(await ctx.conns.get(h.name), ctx.inv.kubernetes.apiserverContainer)
-    if (!c) continue
+    if (!c) {
+      if (skippingKubernetes(ctx)) {
+        out.push(`kube-apiserver on ${h.name}: no container ${ctx.inv.kubernetes.apiserverContainer} — NOT CHECKED (--skip-kubernetes)`)
+        continue
+      }
+      throw new DrError({
+        code: 'failover.unverified',
+        message: `kube-apiserver on ${h.name}: there is no container ${ctx.inv.kubernetes.apiserverContainer}, so nothing serves Kubernetes there`,
+        host: h.name,
+        exit: 'unverified',
+        hint: `check kubernetes.apiserverContainer in the inventory and \`docker ps -a\` on ${h.name}; --skip-kubernetes leaves Kubernetes to you`,
+      })
+    }
     const servers = etcdServersOf(processArgv(c))
     if (!sameSet(servers, live)) {
-      throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} uses --etcd-servers=${servers.join(',')}`, exit: 'unverified' })
+      throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} uses --etcd-servers=${servers.join(',')}`, exit: 'unverified', host: h.name })
+    }
+    if (skippingKubernetes(ctx)) {
+      out.push(`kube-apiserver on ${h.name}: --etcd-servers=${servers.join(',')}; readiness NOT checked (--skip-kubernetes)`)
+      continue
     }
     if (!(await apiserverReady(ctx, h.name))) {
       throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} is not ready`, exit: 'unverified', host: h.name })
@@ -74,42 +126,84 @@ export async function verifyApiservers(ctx: StepContext<unknown>, site: string, 
   return out
 }
 
-/** Taint the dead site's Nodes out-of-service (their pods are then evicted), or delete them. */
+/** What the lost site's Nodes need, read through one apiserver. */
+interface NodeWork {
+  choice: EvictionChoice
+  /** Nodes still to taint or delete. */
+  todo: V1Node[]
+  /** Nodes already handled (tainted, or gone). */
+  handled: string[]
+  /** Hosts with no Node (by name or InternalIP): deleted already, or never registered. */
+  notFound: string[]
+  /** Pods still bound to a lost Node. */
+  stuck: V1Pod[]
+}
+
+const POD_GC_TIMEOUT_MS = 120_000
+
+/**
+ * Move the lost site's pods. The method follows the server's version (src/kube/eviction.ts): the out-of-service
+ * taint where it moves pods (≥ 1.26), else the Node is deleted; `--delete-nodes` always deletes. Verified by the
+ * pods: none may remain bound to a lost Node.
+ */
 export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts: string[]): Step<F>[] {
   const via = viaHosts[0]
   if (!via) return []
-  const pending = async (ctx: StepContext<F>) => {
+  // Names of the lost Nodes seen in this run (a Node found by address may be named differently from its host).
+  const lostNames = new Set(deadHosts)
+  const work = async (ctx: StepContext<F>): Promise<NodeWork> => {
     const k = await connectKube(ctx.conns, ctx.inv, via)
     try {
+      const choice = chooseEviction(await serverVersion(k.kc, via), deleteNodes)
       const nodes = (await k.api.listNode()).items
-      return deadHosts
-        .map((h) => nodeForHost(nodes, h, ctx.inv.hosts[h].address))
-        .filter((n) => n !== undefined)
-        .filter((n) => deleteNodes || !hasTaint(n!, OUT_OF_SERVICE))
-        .map((n) => n!)
+      const out: NodeWork = { choice, todo: [], handled: [], notFound: [], stuck: [] }
+      for (const h of deadHosts) {
+        const n = nodeForHost(nodes, h, ctx.inv.hosts[h].address)
+        if (!n) {
+          out.notFound.push(h)
+          continue
+        }
+        lostNames.add(n.metadata!.name!)
+        if (choice.method === 'taint-out-of-service' && hasTaint(n, OUT_OF_SERVICE)) out.handled.push(n.metadata!.name!)
+        else out.todo.push(n)
+      }
+      const pods = (await k.api.listPodForAllNamespaces()).items
+      out.stuck = pods.filter((p) => lostNames.has(p.spec?.nodeName ?? ''))
+      return out
     } finally {
       await k.close()
     }
   }
+  const verb = (w: NodeWork) => (w.choice.method === 'delete-node' ? 'delete' : 'taint node.kubernetes.io/out-of-service=nodeshutdown:NoExecute on')
   return [
     {
       id: deleteNodes ? 'delete-dead-nodes' : 'taint-dead-nodes',
       title: deleteNodes
-        ? "Delete the lost site's Node objects"
-        : "Taint the lost site's Nodes node.kubernetes.io/out-of-service=nodeshutdown:NoExecute so their pods move",
-      destructive: deleteNodes,
+        ? "Delete the lost site's Node objects so their pods move"
+        : "Move the lost site's pods: taint its Nodes node.kubernetes.io/out-of-service (Kubernetes >= 1.26) or delete them (older)",
+      destructive: true,
       async check(ctx) {
-        if (!ctx.inv.kubernetes.kubeconfig) return []
-        const nodes = await pending(ctx).catch(() => undefined)
-        if (!nodes) return deadHosts.map((h) => ({ host: via, summary: `${deleteNodes ? 'delete' : 'taint'} Node ${h} once the apiserver on ${via} is ready` }))
-        return nodes.map((n) => ({ host: via, summary: `${deleteNodes ? 'delete' : 'taint'} Node ${n.metadata!.name}`, destructive: deleteNodes }))
+        if (skippingKubernetes(ctx)) return []
+        if (!ctx.inv.kubernetes.kubeconfig) throw noCredentials("move the lost site's pods (taint or delete its Nodes)")
+        let w: NodeWork
+        try {
+          w = await work(ctx)
+        } catch (e) {
+          // Before etcd is rebuilt the apiserver cannot answer (it has no quorum): say what will be done once it can.
+          if (e instanceof DrError && e.code.startsWith('kube.') && e.code !== 'kube.not-ready' && e.code !== 'kube.version-unreadable') throw e
+          return deadHosts.map((h) => ({ host: via, summary: `once the apiserver on ${via} is ready: read its version, then taint Node ${h} out-of-service (>= 1.26) or delete it (older)` }))
+        }
+        const changes = w.todo.map((n) => ({ host: via, summary: `${verb(w)} Node ${n.metadata!.name} — ${w.choice.reason}`, destructive: w.choice.method === 'delete-node' }))
+        if (w.stuck.length) changes.push({ host: via, summary: `wait until the ${w.stuck.length} pod(s) still bound to lost Nodes are removed`, destructive: false })
+        return changes
       },
       async apply(ctx) {
+        await waitApiserverReady(ctx as StepContext<unknown>, via, 60_000)
+        const w = await work(ctx)
         const k = await connectKube(ctx.conns, ctx.inv, via)
         try {
-          await waitReady(k.kc, 60_000, via)
-          for (const n of await pending(ctx)) {
-            if (deleteNodes) await k.api.deleteNode({ name: n.metadata!.name! })
+          for (const n of w.todo) {
+            if (w.choice.method === 'delete-node') await k.api.deleteNode({ name: n.metadata!.name! })
             else await addTaint(k.api, n, OUT_OF_SERVICE)
           }
         } finally {
@@ -117,11 +211,26 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
         }
       },
       async verify(ctx) {
-        const left = await pending(ctx)
-        if (left.length) {
-          throw new DrError({ code: 'failover.unverified', message: `Nodes not yet ${deleteNodes ? 'deleted' : 'tainted'}: ${left.map((n) => n.metadata!.name).join(', ')}`, exit: 'unverified' })
+        const until = Date.now() + POD_GC_TIMEOUT_MS
+        let w = await work(ctx)
+        while (w.todo.length === 0 && w.stuck.length > 0 && Date.now() < until) {
+          await new Promise((r) => setTimeout(r, 2000))
+          w = await work(ctx)
         }
-        return `${deadHosts.length} host(s) of the lost site handled`
+        if (w.todo.length) {
+          throw new DrError({ code: 'failover.unverified', message: `Nodes not yet ${w.choice.method === 'delete-node' ? 'deleted' : 'tainted'}: ${w.todo.map((n) => n.metadata!.name).join(', ')}`, exit: 'unverified' })
+        }
+        if (w.stuck.length) {
+          throw new DrError({
+            code: 'failover.unverified',
+            message: `${w.stuck.length} pod(s) are still bound to lost Nodes ${Math.round(POD_GC_TIMEOUT_MS / 1000)} s later: ${w.stuck.slice(0, 5).map((p) => `${p.metadata?.namespace}/${p.metadata?.name} on ${p.spec?.nodeName}`).join(', ')}`,
+            hint: `${w.choice.reason}; check the controller manager's pod GC, or force-delete them: kubectl delete pod --force --grace-period=0 …`,
+            exit: 'unverified',
+          })
+        }
+        const handled = w.choice.method === 'delete-node' ? `Nodes deleted (or gone): ${[...lostNames].filter((n) => !w.handled.includes(n)).join(', ')}` : `tainted out-of-service: ${w.handled.join(', ')}`
+        const missing = w.notFound.length && w.choice.method === 'taint-out-of-service' ? `; NO Node found for ${w.notFound.join(', ')} (by name or InternalIP)` : ''
+        return `${w.choice.method === 'delete-node' ? 'deleted' : 'tainted'} — ${w.choice.reason}; ${handled}${missing}; no pod left on a lost Node`
       },
     },
   ]

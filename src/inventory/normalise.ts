@@ -3,6 +3,7 @@
 import os from 'node:os'
 import path from 'node:path'
 import type { RawInventory, RawSsh } from './schema.ts'
+import { mergeFence } from './fence-agent.ts'
 import { DEFAULT_TRANSPORT, ETCD_DEFAULTS, KUBE_DEFAULTS, RETENTION_DEFAULTS, SSH_DEFAULTS } from './defaults.ts'
 import type { Flavor, Host, Inventory, Role, SshSettings, StoreConfig } from './types.ts'
 
@@ -47,6 +48,7 @@ export function normalise(raw: RawInventory, file: string): Inventory {
       labels: Object.fromEntries(Object.entries(h?.labels ?? {}).map(([k, v]) => [k, String(v)])),
       ssh: withoutSelfJump(mergeSsh(ssh, h?.ssh, dir), name),
       hostKeys: [...(h?.hostKeys ?? [])],
+      fence: mergeFence(raw.sites?.[siteOf.get(name) as string]?.fence, h?.fence),
     }
   }
 

@@ -6,6 +6,7 @@ import { FLAVORS } from './defaults.ts'
 import { ROLES } from './types.ts'
 import { didYouMean, error, warning, type Problem } from './problems.ts'
 import { siteLossTable } from './site-loss.ts'
+import { fenceAgents } from './fence-agent.ts'
 
 type Rule = (inv: RawInventory) => Problem[]
 
@@ -166,6 +167,6 @@ export const etcdLayout: Rule = (inv) => {
   return out
 }
 
-export const RULES: Rule[] = [requiredTop, hostFields, siteMembership, uniqueAddresses, jumpHosts, stores, etcdLayout]
+export const RULES: Rule[] = [requiredTop, hostFields, siteMembership, uniqueAddresses, jumpHosts, stores, etcdLayout, fenceAgents]
 
 export const runRules = (inv: RawInventory): Problem[] => RULES.flatMap((r) => r(inv))

@@ -22,6 +22,16 @@ export const SshSchema = z.strictObject({
 
 const label = z.union([z.string(), z.number(), z.boolean()])
 
+/** An out-of-band fence agent (STONITH): command templates run on the operator's machine. Checked in rules.ts. */
+export const FenceSchema = z.strictObject({
+  off: z.union([z.string().min(1), z.array(z.string())]).optional(),
+  on: z.union([z.string().min(1), z.array(z.string())]).optional(),
+  status: z.union([z.string().min(1), z.array(z.string())]).optional(),
+  offPattern: z.string().min(1).optional(),
+  vars: z.record(z.string(), label).optional(),
+  timeoutMs: ms.optional(),
+})
+
 export const HostSchema = z.strictObject({
   address: z.string().min(1).optional(),
   transport: z.enum(['ssh', 'local', 'docker-exec']).optional(),
@@ -30,10 +40,12 @@ export const HostSchema = z.strictObject({
   labels: z.record(z.string(), label).optional(),
   hostKeys: z.array(z.string()).optional(),
   ssh: SshSchema.optional(),
+  fence: FenceSchema.optional(),
 })
 
 export const SiteSchema = z.strictObject({
   hosts: z.array(z.string()).optional(),
+  fence: FenceSchema.optional(),
 })
 
 export const EtcdSchema = z.strictObject({
@@ -109,6 +121,7 @@ export const InventorySchema = z.strictObject({
 export type RawInventory = z.infer<typeof InventorySchema>
 export type RawHost = z.infer<typeof HostSchema>
 export type RawSsh = z.infer<typeof SshSchema>
+export type RawFence = z.infer<typeof FenceSchema>
 
 type AnySchema = z.ZodType
 

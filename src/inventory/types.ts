@@ -38,6 +38,19 @@ export interface Host {
   ssh: SshSettings
   /** Pinned host-key fingerprints ("SHA256:…"); when set, known_hosts is not consulted. */
   hostKeys: string[]
+  /** Out-of-band fence agent (the site's, with this host's fields over it); see src/cluster/power.ts. */
+  fence?: FenceAgent
+}
+
+/** Command templates run on the operator's machine: `{host}`, `{address}`, `{site}` and `vars` are filled in. */
+export interface FenceAgent {
+  off: string[]
+  on?: string[]
+  status: string[]
+  /** A regular expression the status output matches when the host is off (default `\\boff\\b`, any case). */
+  offPattern: string
+  vars: Record<string, string>
+  timeoutMs: number
 }
 
 export interface Site {

@@ -104,3 +104,52 @@ export function nodeForHost(nodes: V1Node[], name: string, address: string): V1N
     nodes.find((n) => (n.status?.addresses ?? []).some((a) => a.address === address))
   )
 }
+
+/**
+ * GET /readyz without credentials, through a tunnel to the host's own apiserver port: kube-apiserver lets anyone
+ * read its health endpoints (system:public-info-viewer). The server certificate is not checked — there is no CA
+ * without a kubeconfig — but the tunnel ends on the host that SSH authenticated by its host key.
+ */
+export async function readyzAnonymous(conns: TransportSource, inv: Inventory, hostName: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
+  const t = await conns.get(hostName)
+  const tunnel = await t.forward('127.0.0.1', inv.kubernetes.apiserverPort)
+  try {
+    return await new Promise((resolve) => {
+      const req = https.request(`https://127.0.0.1:${tunnel.localPort}/readyz`, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+        let body = ''
+        res.on('data', (d) => (body += d))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      })
+      req.on('timeout', () => req.destroy(new Error('timed out')))
+      req.on('error', (e) => resolve({ status: 0, body: e.message }))
+      req.end()
+    })
+  } finally {
+    await tunnel.close()
+  }
+}
+
+export interface ServerVersion {
+  major: number
+  minor: number
+  gitVersion: string
+}
+
+/** GET /version: what the apiserver says it is. */
+export async function serverVersion(kc: KubeConfig, host?: string): Promise<ServerVersion> {
+  const r = await getHealth(kc, '/version', 5000)
+  let v: { major?: string; minor?: string; gitVersion?: string } = {}
+  try {
+    v = JSON.parse(r.body)
+  } catch (e) {
+    throw new DrError({ code: 'kube.version-unreadable', message: `cannot read the Kubernetes version (${r.status}): ${(e as Error).message}`, host, stderr: r.body.slice(0, 300) })
+  }
+  // Cloud builds write minor as "26+"; the gitVersion is the most reliable of the three.
+  const m = /^v?(\d+)\.(\d+)/.exec(v.gitVersion ?? '') ?? [null, v.major, (v.minor ?? '').replace(/\D+$/, '')]
+  const major = Number(m[1])
+  const minor = Number(m[2])
+  if (r.status !== 200 || !Number.isInteger(major) || !Number.isInteger(minor)) {
+    throw new DrError({ code: 'kube.version-unreadable', message: `cannot read the Kubernetes version: /version answered ${r.status}`, host, stderr: r.body.slice(0, 300) })
+  }
+  return { major, minor, gitVersion: v.gitVersion ?? `v${major}.${minor}` }
+}

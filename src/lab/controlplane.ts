@@ -10,6 +10,8 @@ export const ETCD_PEER_PORT = 2380
 export const APISERVER_PORT = 6443
 /** How stale a Node's heartbeat may get before the stand-in's lifecycle controller marks it Unknown. */
 export const NODE_GRACE_SECONDS = 20
+/** The Kubernetes version the stand-ins claim and behave as (seed 003's cluster); `lab up --k8s-version` changes it. */
+export const DEFAULT_K8S_VERSION = '1.20.5'
 
 export const etcdCert = (n: LabNode) => `${SSL}/kube-etcd-${ipDashes(n.ip)}.pem`
 export const etcdKey = (n: LabNode) => `${SSL}/kube-etcd-${ipDashes(n.ip)}-key.pem`
@@ -71,18 +73,19 @@ export interface CreateBody {
   HostConfig: { NetworkMode: string; RestartPolicy: { Name: string }; Binds: string[] }
 }
 
-function rkeShaped(name: string, image: string, command: string[]): CreateBody {
+function rkeShaped(name: string, image: string, command: string[], k8sVersion = DEFAULT_K8S_VERSION): CreateBody {
   return {
     Image: image,
     Entrypoint: ['/opt/rke-tools/entrypoint.sh', ...command],
     Cmd: null,
-    Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+    // Read by the stand-ins only (src/lab/fixture): the version they report and behave as.
+    Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `DR_LAB_K8S_VERSION=${k8sVersion}`],
     Labels: { 'io.rancher.rke.container.name': name },
     HostConfig: { NetworkMode: 'host', RestartPolicy: { Name: 'always' }, Binds: ['/etc/kubernetes:/etc/kubernetes:z'] },
   }
 }
 
-export function apiserverBody(plan: LabPlan, node: LabNode, image: string): CreateBody {
+export function apiserverBody(plan: LabPlan, node: LabNode, image: string, k8sVersion?: string): CreateBody {
   return rkeShaped('kube-apiserver', image, [
     'kube-apiserver',
     `--advertise-address=${node.ip}`,
@@ -99,7 +102,7 @@ export function apiserverBody(plan: LabPlan, node: LabNode, image: string): Crea
     '--service-cluster-ip-range=10.43.0.0/16',
     // The stand-in also runs the node lifecycle controller (kube-controller-manager's flag name).
     `--node-monitor-grace-period=${NODE_GRACE_SECONDS}s`,
-  ])
+  ], k8sVersion)
 }
 
 /**
@@ -116,7 +119,7 @@ export function podCidr(plan: LabPlan, node: LabNode): string {
   return `10.42.${plan.nodes.indexOf(node)}.0/24`
 }
 
-export function kubeletBody(plan: LabPlan, node: LabNode, image: string): CreateBody {
+export function kubeletBody(plan: LabPlan, node: LabNode, image: string, k8sVersion?: string): CreateBody {
   return rkeShaped('kubelet', image, [
     'kubelet',
     `--hostname-override=${node.name}`,
@@ -128,5 +131,5 @@ export function kubeletBody(plan: LabPlan, node: LabNode, image: string): Create
     `--tls-cert-file=${SSL}/kube-node.pem`,
     `--tls-private-key-file=${SSL}/kube-node-key.pem`,
     '--node-status-update-frequency=5s',
-  ])
+  ], k8sVersion)
 }

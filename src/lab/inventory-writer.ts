@@ -91,7 +91,7 @@ export function renderInventory(plan: LabPlan, recipient: string, sshUser?: stri
       apiserverContainer: 'kube-apiserver',
       kubeletContainer: 'kubelet',
     },
-    sites: Object.fromEntries(plan.sites.map((s) => [s.name, { hosts: plan.nodes.filter((n) => n.site === s.name).map((n) => n.name) }])),
+    sites: Object.fromEntries(plan.sites.map((s) => [s.name, { hosts: plan.nodes.filter((n) => n.site === s.name).map((n) => n.name), fence: labFenceAgent(plan.name) }])),
     hosts: Object.fromEntries(plan.nodes.map((n) => [n.name, { address: n.ip, roles: n.roles, labels: { 'dr.lab/container': n.container } }])),
     backup: {
       stores: {
@@ -111,6 +111,12 @@ export function renderInventory(plan: LabPlan, recipient: string, sshUser?: stri
     `# ${plan.nodes.length} docker containers on network ${plan.network} (${plan.subnet}); see \`dr lab status\`.`,
   ]
   return header.join('\n') + '\n' + YAML.stringify(doc)
+}
+
+/** The lab's fence agent: `dr lab power` of this checkout, by absolute path (the lab's power switch, src/lab/power.ts). */
+export function labFenceAgent(lab: string, root = projectRoot) {
+  const power = (what: string) => [process.execPath, path.join(root, 'bin', 'dr.js'), 'lab', 'power', what, '{host}', '--name', lab]
+  return { off: power('off'), on: power('on'), status: power('status'), offPattern: ': power off\\b', timeoutMs: 90000 }
 }
 
 /** known_hosts lines: the node's address and its ed25519 host key (comment dropped). */

@@ -40,6 +40,8 @@ export interface UpOptions {
   flavor?: LabFlavor
   /** Log in as this unprivileged user with passwordless sudo (inventory `ssh.user`, `ssh.sudo: true`), not root. */
   sshUser?: string
+  /** The Kubernetes version the stand-ins claim and behave as (default DEFAULT_K8S_VERSION). */
+  k8sVersion?: string
 }
 
 const sameSpec = (a: LabSpec, b: UpOptions) =>
@@ -124,7 +126,7 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   await loadInnerImages(plan, images, out)
   out.progress(`images loaded (${secs(t0)}); starting etcd on ${etcdNodes(plan).map((n) => n.name).join(', ')}`)
   if (flavorOf(plan) === 'kubeadm') await startKubeadmControlPlane(plan, images, files.pki, out)
-  else await startControlPlane(plan, images, files, out)
+  else await startControlPlane(plan, images, files, out, opts.k8sVersion)
   await waitNodesReady(plan, files)
   out.progress(`control plane ready (${secs(t0)})`)
   await ensureSamplePods(plan, files, out)
@@ -188,7 +190,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
   throw new DrError({ code: 'lab.not-ready', message: `${what} within ${timeoutMs / 1000} s`, stderr: await why(), hint })
 }
 
-async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFiles, out: Output) {
+async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFiles, out: Output, k8sVersion?: string) {
   const inner = new Map<string, Map<string, string>>()
   for (const n of plan.nodes) inner.set(n.name, await innerContainers(n))
   await Promise.all(
@@ -209,7 +211,7 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
   await Promise.all(
     controlplaneNodes(plan)
       .filter((n) => !inner.get(n.name)!.has('kube-apiserver'))
-      .map((n) => innerCreateAndStart(n, 'kube-apiserver', apiserverBody(plan, n, images.hyperkube))),
+      .map((n) => innerCreateAndStart(n, 'kube-apiserver', apiserverBody(plan, n, images.hyperkube, k8sVersion))),
   )
   for (const n of controlplaneNodes(plan)) {
     await waitFor(
@@ -223,7 +225,7 @@ async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFil
   await Promise.all(
     plan.nodes
       .filter((n) => !inner.get(n.name)!.has('kubelet'))
-      .map((n) => innerCreateAndStart(n, 'kubelet', kubeletBody(plan, n, images.hyperkube))),
+      .map((n) => innerCreateAndStart(n, 'kubelet', kubeletBody(plan, n, images.hyperkube, k8sVersion))),
   )
 }
 

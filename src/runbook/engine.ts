@@ -8,7 +8,7 @@ import { formatDuration } from '../core/output.ts'
 import type { Inventory } from '../inventory/types.ts'
 import type { TransportSource } from '../etcd/client.ts'
 import { Journal, newRunId, runMeta } from './journal.ts'
-import { acquireLock } from './lock.ts'
+import { acquireLock, lockRunbookHosts, type HostLock } from './lock.ts'
 import type { Plan, RunReport, Runbook, StepContext, StepReport } from './types.ts'
 
 export interface EngineOptions {
@@ -60,10 +60,12 @@ export async function apply<F>(rb: Runbook<F>, o: EngineOptions): Promise<RunRep
   let status: RunReport['status'] = 'failed'
   let thePlan: Plan | undefined
   let verification: string[] = []
+  let hostLock: HostLock | undefined
   journal.write({ event: 'run-start', runbook: rb.name, cluster: o.inv.cluster, options: o.options, ...runMeta() })
   try {
     const base = { inv: o.inv, conns: o.conns, out: o.out, options: o.options, journal }
     const facts = await rb.assess(base)
+    hostLock = await lockRunbookHosts(rb, facts, { ...base, breakLock: o.breakLock })
     const ctx: StepContext<F> = { ...base, facts }
     thePlan = await buildPlan(rb, ctx)
     journal.write({ event: 'plan', plan: thePlan })
@@ -121,6 +123,7 @@ export async function apply<F>(rb: Runbook<F>, o: EngineOptions): Promise<RunRep
   } finally {
     journal.write({ event: 'run-end', status, durationMs: Date.now() - started.getTime(), verification })
     journal.close()
+    await hostLock?.release()
     release()
   }
 

@@ -53,6 +53,8 @@ export interface Runbook<F> {
   /** Lines that explain the plan: the survivor and why, the method and what it means. */
   describe(facts: F, options: Record<string, unknown>): string[]
   steps(facts: F, options: Record<string, unknown>): Step<F>[]
+  /** Hosts whose on-host lock the run takes (default: the hosts its steps act on); src/runbook/lock.ts. */
+  lockHosts?(facts: F): string[]
   /** A final verification of the whole runbook (beyond each step's own); returns report lines. */
   finalVerify?(ctx: StepContext<F>): Promise<string[]>
 }

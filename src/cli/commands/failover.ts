@@ -8,6 +8,7 @@ const load = async () => ({
   ...(await import('../runbook-command.ts')),
   ...(await import('../../../runbooks/failover/index.ts')),
   ...(await import('../../../runbooks/fence.ts')),
+  SKIP_KUBERNETES_NOTE: (await import('../../../runbooks/steps/kube.ts')).SKIP_KUBERNETES_NOTE,
 })
 
 export function registerFailover(program: Command) {
@@ -20,6 +21,7 @@ export function registerFailover(program: Command) {
     .option('--delete-nodes', "delete the lost site's Node objects instead of tainting them out-of-service")
     .option('--rke-config <file>', "write RKE's cluster.yml without the lost site's nodes (a .bak is kept)")
     .option('--break-lock', "take over the cluster's lock from a dead run")
+    .option('--skip-kubernetes', "leave Kubernetes to you: do not move the lost site's pods nor check apiserver readiness (the summary says so)")
     .addHelpText(
       'after',
       `
@@ -48,14 +50,16 @@ Examples:
     )
     .action(
       action(async (ctx, _args, opts) => {
-        const { runRunbook, failover } = await load()
+        const { runRunbook, failover, SKIP_KUBERNETES_NOTE } = await load()
         const inv = await ctx.inventory()
         const lost = Object.keys(inv.sites).filter((s) => s !== opts.site)
-        return runRunbook(ctx, failover, { site: opts.site, method: opts.method, force: !!opts.force, deleteNodes: !!opts.deleteNodes, rkeConfig: opts.rkeConfig }, {
+        if (opts.skipKubernetes) ctx.out.warn(SKIP_KUBERNETES_NOTE)
+        return runRunbook(ctx, failover, { site: opts.site, method: opts.method, force: !!opts.force, deleteNodes: !!opts.deleteNodes, rkeConfig: opts.rkeConfig, skipKubernetes: !!opts.skipKubernetes }, {
           breakLock: !!opts.breakLock,
           onReport: (r) => {
             return r.status === 'succeeded'
               ? [
+                  ...(opts.skipKubernetes ? [SKIP_KUBERNETES_NOTE] : []),
                   `Recovery time: ${formatDuration(r.durationMs)} (from start to verified)`,
                   `Next: when the lost site's hosts come back, fence them before anything else: ${lost.map((x) => `dr fence --site ${x}`).join('; ')}`,
                 ]
@@ -75,7 +79,11 @@ Examples:
       `
 For each reachable etcd/controlplane host of the site: restart policy off, etcd and kube-apiserver stopped and
 renamed <name>-fenced-<time>, the etcd data dir moved to <dir>.dr-fenced-<time>, and ${'/var/lib/dr/fence.json'}
-written. Idempotent. Unreachable hosts are listed: run it again when they return.
+written. A host that does not answer on TCP is powered off through its fence agent (inventory \`fence:\`, per
+site or host: off/status commands such as ipmitool or virsh) and confirmed off. Idempotent.
+
+Exits non-zero and names the host when any host is left unfenced: authentication fails, its host key changed
+(never taken for "unreachable"), or it is unreachable with no fence agent — its etcd may still form a quorum.
 
 Example:
   dr fence --site A --yes`,

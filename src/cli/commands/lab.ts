@@ -17,6 +17,7 @@ export function registerLab(program: Command) {
     .option('--subnet <cidr>', 'the lab network (a /24); default 172.30.0.0/24 for "lab", a free 172.30.N.0/24 for others')
     .option('--flavor <flavor>', 'rke (docker containers, as `rke up` makes them) or kubeadm (static pods run by a kubelet stand-in)', 'rke')
     .option('--ssh-user <user>', 'log in as this unprivileged user with passwordless sudo (ssh.sudo: true), not root; e.g. --ssh-user dr')
+    .option('--k8s-version <version>', 'the Kubernetes version the stand-in apiserver claims and behaves as (e.g. 1.28.0: the out-of-service taint moves pods from 1.26 on)', '1.20.5')
     .action(
       action(async (ctx, _args, opts) => {
         const { labUp } = await import('../../lab/up.ts')
@@ -28,7 +29,8 @@ export function registerLab(program: Command) {
         if (!Number.isInteger(workers) || workers < 0 || workers > 5) {
           throw new DrError({ code: 'lab.bad-option', message: `--workers ${opts.workers} is not a number from 0 to 5`, exit: 'usage' })
         }
-        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet, flavor: parseFlavor(opts.flavor), sshUser: opts.sshUser }, ctx.out)
+        if (!/^1\.\d{1,2}\.\d{1,2}$/.test(opts.k8sVersion)) throw new DrError({ code: 'lab.bad-option', message: `--k8s-version ${opts.k8sVersion} is not a version like 1.20.5`, exit: 'usage' })
+        const r = await labUp({ name: opts.name, sites: parseSites(opts.sites), workers, subnet: opts.subnet, flavor: parseFlavor(opts.flavor), sshUser: opts.sshUser, k8sVersion: opts.k8sVersion }, ctx.out)
         if (ctx.opts.json) return ctx.out.data({ name: r.plan.name, flavor: r.plan.flavor ?? 'rke', unchanged: r.unchanged, seconds: r.seconds, inventory: r.files.inventory, nodes: r.plan.nodes })
         ctx.out.line(`lab ${r.plan.name} is up${r.unchanged ? ' (unchanged)' : ''} in ${formatDuration(Math.round(r.seconds * 1000))}; inventory: ${r.files.inventory}`)
         ctx.out.line(table(['NODE', 'SITE', 'ROLES', 'ADDRESS'], r.plan.nodes.map((n) => [n.name, n.site, n.roles.join(','), n.ip])))
@@ -116,6 +118,25 @@ export function registerLab(program: Command) {
         const nodes = await heal(opts.name, ctx.out)
         if (ctx.opts.json) return ctx.out.data({ healed: nodes })
         ctx.out.line(nodes.length ? `partition removed on ${nodes.join(', ')}` : 'no partition to remove')
+      }),
+    )
+
+  nameOpt(lab.command('power').argument('<action>', 'off, on or status').argument('<node>'))
+    .description("a node's power switch, the lab's fence agent: off = docker kill, on = docker start, status prints on or off")
+    .addHelpText('after', '\nThe lab inventory names it as the sites\' fence agent (fence: off/on/status), so dr fences with it.\n\nExamples:\n  dr lab power status master1\n  dr lab power off master1 --name mylab')
+    .action(
+      action(async (ctx, [what, node], opts) => {
+        const { labPower, labPowerStatus } = await import('../../lab/power.ts')
+        if (!['off', 'on', 'status'].includes(what)) throw new DrError({ code: 'lab.bad-option', message: `lab power ${what}: the action is off, on or status`, exit: 'usage' })
+        if (what === 'status') {
+          const p = await labPowerStatus(opts.name, node)
+          if (ctx.opts.json) return ctx.out.data({ node, power: p })
+          return ctx.out.line(`${node}: power ${p}`)
+        }
+        if (ctx.opts.plan) return ctx.out.line(`would power ${what} ${node} (--plan: nothing changed)`)
+        const was = await labPower(opts.name, node, what as 'on' | 'off')
+        if (ctx.opts.json) return ctx.out.data({ node, power: what, was })
+        ctx.out.line(was === what ? `${node}: power was already ${what}` : `${node}: power ${what}`)
       }),
     )
 
