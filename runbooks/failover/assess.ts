@@ -100,6 +100,7 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
       exit: 'refused',
     })
   }
+  const rejoin = hostsInSite(inv, o.site).filter((h) => h.roles.includes('etcd') && h.name !== decision.survivor).map((h) => h.name)
   const t = await ctx.conns.get(decision.survivor)
   const c = await etcdContainer(t, inv)
   const argv = c ? processArgv(c) : []
@@ -117,7 +118,9 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
     siteControlplanes: hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name),
     etcdDone: done.done,
     etcdDoneWhy: done.why,
-    liveHosts: done.done ? done.hosts : [decision.survivor],
+    rejoin,
+    // After the rebuild the survivor is the only member; the rest of the site joins back before the apiservers move.
+    liveHosts: [...new Set([...(done.done ? done.hosts : [decision.survivor]), ...rejoin])],
     decisionFromCluster,
   }
 }
@@ -143,10 +146,9 @@ export function describe(f: FailoverFacts): string[] {
       : `method: restore — restore the safety snapshot as a new one-member cluster with the fresh token ${f.decision.token}: a new cluster ID, so old members can never merge back (etcd maintainers' preferred way).`,
   )
   if (m && !m.reachable && !f.resumed) lines.push(`warning: the survivor is not reachable now`)
-  const others = f.status.members.filter((x) => x.site === f.site && x.host !== f.decision.survivor).map((x) => x.host)
-  if (others.length) {
+  if (f.rejoin.length) {
     lines.push(
-      `note: ${others.join(', ')} (site ${f.site}) will not be members afterwards: dr does not rejoin them yet; add each back by hand (member add, empty data dir, --initial-cluster-state=existing), one at a time`,
+      `then ${f.rejoin.join(', ')} (site ${f.site}) rejoin one at a time as learners (old data quarantined, empty data dir, promoted once caught up), so every surviving etcd host is a member again`,
     )
   }
   return lines

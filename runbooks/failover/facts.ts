@@ -33,6 +33,8 @@ export interface FailoverFacts {
   deadHosts: string[]
   /** Controlplane hosts of the surviving site: their apiservers are repointed, and dr talks to Kubernetes through them. */
   siteControlplanes: string[]
+  /** The other etcd hosts of the surviving site: they rejoin one at a time as learners after the rebuild. */
+  rejoin: string[]
   /**
    * Read from the cluster, never from the state directory: etcd already is what the failover makes (a quorum
    * through the surviving site, every listed member in it, no --force-new-cluster). The etcd steps are left out.

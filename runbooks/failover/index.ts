@@ -10,6 +10,8 @@
 import path from 'node:path'
 import type { Runbook, Step } from '../../src/runbook/types.ts'
 import { apiserverSteps, nodeSteps, rkeConfigStep } from '../steps/kube.ts'
+import { powerOffSites } from '../steps/power-fence.ts'
+import { memberAddSteps } from '../member/add-steps.ts'
 import { assess, describe } from './assess.ts'
 import { recordDecision, safetySnapshot } from './decision-steps.ts'
 import { copyDataAside, dropForceFlag, forceNewCluster, removeDeadMembers } from './etcd-rebuild.ts'
@@ -37,7 +39,10 @@ export const failover: Runbook<FailoverFacts> = {
     // A decision of this failover in the state directory: its records are kept up to date (count, complete).
     const ownRecord = !f.decisionFromCluster
     const steps: Step<FailoverFacts>[] = [
+      // No recovery before the lost site is fenced (Pacemaker's rule): powered off through its fence agent, if any.
+      ...powerOffSites<FailoverFacts>(f.failedSites),
       ...(f.etcdDone ? (f.resumed ? [countKeys] : []) : etcdSteps(f)),
+      ...f.rejoin.flatMap((h) => memberAddSteps<FailoverFacts>(h, { via: [f.decision.survivor] })),
       ...apiserverSteps<FailoverFacts>(f.siteControlplanes, (inv) => liveClientUrls(inv, f)),
       ...nodeSteps<FailoverFacts>(f.deadHosts, !!o.deleteNodes, f.siteControlplanes),
       ...(o.rkeConfig ? [rkeConfigStep<FailoverFacts>(path.resolve(o.rkeConfig), f.deadHosts)] : []),
