@@ -106,6 +106,23 @@ export function registerLab(program: Command) {
       }),
     )
 
+  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | nospace | cert-expiry'))
+    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days)')
+    .action(
+      action(async (ctx, [fault], opts) => {
+        const f = await import('../../lab/faults.ts')
+        const run: Record<string, () => Promise<unknown>> = {
+          'ip-drift': () => f.ipDrift(opts.name, ctx.out),
+          nospace: () => f.nospace(opts.name, ctx.out),
+          'cert-expiry': () => f.certExpiry(opts.name, ctx.out),
+        }
+        if (!run[fault]) throw new DrError({ code: 'lab.no-such-fault', message: `no fault "${fault}"`, hint: `faults: ${Object.keys(run).join(', ')}`, exit: 'usage' })
+        const r = await run[fault]()
+        if (ctx.opts.json) return ctx.out.data({ fault, result: r })
+        ctx.out.line(`lab ${opts.name}: ${fault} done: ${JSON.stringify(r)} (find it: dr doctor -i inventories/${opts.name}.yaml)`)
+      }),
+    )
+
   nameOpt(lab.command('ssh').argument('<node>').argument('[command...]'))
     .description('ssh into a lab node with the lab key and known_hosts (use -- before a command with options)')
     .allowUnknownOption()
