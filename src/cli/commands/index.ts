@@ -8,6 +8,7 @@ import { registerContainer } from './container.ts'
 import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
 import { registerMisc } from './misc.ts'
+import { registerDoctor } from './doctor.ts'
 
 export function registerCommands(program: Command) {
   registerLab(program)
@@ -17,5 +18,6 @@ export function registerCommands(program: Command) {
   registerContainer(program)
   registerBackup(program)
   registerFailover(program)
+  registerDoctor(program)
   registerMisc(program)
 }
