@@ -51,8 +51,8 @@ const RULES: Array<[RegExp, (...m: string[]) => string]> = [
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, () => `AGE-SECRET-KEY-${REDACTED}`],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, (_m, kind) => `${kind} ${REDACTED}`],
   [/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, () => REDACTED],
-  // --some-token=VALUE, --password VALUE (flags); NAME_PASSWORD=VALUE (env); token: VALUE (yaml, logs)
-  [/(--?[A-Za-z0-9_.-]*(?:token|passw(?:or)?d|passwd|secret|credential|api[-_]?key)[A-Za-z0-9_.-]*)(=|\s+)("?)([^\s",\\]+)/gi, (m, flag, sep, q, v) => (v.startsWith('/') || v.startsWith('-') ? m : `${flag}${sep}${q}${REDACTED}`)],
+  // --some-token=VALUE, --password VALUE (flags; etcd's --initial-cluster-token is a name, not a secret); NAME_PASSWORD=VALUE (env); token: VALUE (yaml, logs)
+  [/(--?[A-Za-z0-9_.-]*(?:token|passw(?:or)?d|passwd|secret|credential|api[-_]?key)[A-Za-z0-9_.-]*)(=|\s+)("?)([^\s",\\]+)/gi, (m, flag, sep, q, v) => (v.startsWith('/') || v.startsWith('-') || /initial-cluster-token/.test(flag) ? m : `${flag}${sep}${q}${REDACTED}`)],
   [/\b([A-Za-z0-9_]*(?:TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL|API_KEY|PRIVATE_KEY)[A-Za-z0-9_]*)=([^\s",\\]+)/g, (m, name, v) => (v.startsWith('/') ? m : `${name}=${REDACTED}`)],
   [/\b((?:token|password|passwd|secret|client-key-data|client-secret)\s*:\s*)("?)([^\s",]+)/gi, (m, k, q, v) => (v === REDACTED || v.startsWith('/') ? m : `${k}${q}${REDACTED}`)],
 ]

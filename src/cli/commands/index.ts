@@ -9,6 +9,7 @@ import { registerBackup } from './backup.ts'
 import { registerFailover } from './failover.ts'
 import { registerMisc } from './misc.ts'
 import { registerDoctor } from './doctor.ts'
+import { registerDiagnose } from './diagnose.ts'
 
 export function registerCommands(program: Command) {
   registerLab(program)
@@ -19,5 +20,6 @@ export function registerCommands(program: Command) {
   registerBackup(program)
   registerFailover(program)
   registerDoctor(program)
+  registerDiagnose(program)
   registerMisc(program)
 }

@@ -3,7 +3,6 @@ import type { Command } from 'commander'
 import { action, notBuilt } from '../run.ts'
 
 const PLANNED: [string, string][] = [
-  ['diagnose', 'collect a diagnostic bundle (logs, inspect output, member lists) into one archive'],
   ['failback', 'bring a fenced site back into the cluster, one member at a time'],
   ['drill', 'game-day drills: break the lab on purpose, recover, measure recovery time and data loss'],
   ['run', 'run a runbook from runbooks/ by name'],
