@@ -35,6 +35,18 @@ export function redactJson<T>(value: T): Redacted<T> {
       }
       return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, walk(x, k)]))
     }
+    // JSON inside a string (last-applied-configuration annotations carry whole Secrets): redacted the same way.
+    if (typeof v === 'string' && v.startsWith('{') && v.endsWith('}')) {
+      try {
+        const inner = redactJson(JSON.parse(v))
+        if (inner.count) {
+          count += inner.count
+          return JSON.stringify(inner.value)
+        }
+      } catch {
+        // not JSON after all: the text rules below and redactText still apply
+      }
+    }
     if (typeof v === 'string' && key && SENSITIVE.test(key) && !keepValue(v)) {
       count++
       return REDACTED

@@ -37,6 +37,8 @@ t.test('JSON: Secret data, env entries by name, kubeconfig fields', async (t) =>
   t.match(s, /"client-certificate-data":"cert"/)
   t.equal(r.count, 3)
   t.equal(secret.data.password, 'aHVudGVyMg==', 'the input is not changed')
+  const applied = { kind: 'Pod', metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(secret) } } }
+  t.notMatch(JSON.stringify(redactJson(applied).value), /aHVudGVyMg/, 'a Secret inside an annotation')
 })
 
 t.test('a recorded docker inspect of kube-apiserver keeps its flags readable', async (t) => {
