@@ -62,6 +62,16 @@ t.test('ip-drift: named with the inspect fields and the etcd log lines, then pin
 })
 
 t.test('nospace: the alarm found, a bundle of the broken lab without the planted secrets, then compact/defrag/disarm', async (t) => {
+  // Planted before NOSPACE: the broken cluster accepts no writes.
+  const password = 'dr-planted-password-c9e8d7'
+  const secretB64 = Buffer.from('dr-planted-secret-value-0a1b2c').toString('base64')
+  const api = apiClient(pki(), lab.address('master2'))
+  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, data: { password: secretB64 } }
+  const pod = await api.request('POST', '/api/v1/namespaces/default/pods', {
+    metadata: { name: 'planted', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(secret) } },
+    spec: { nodeName: 'node1', containers: [{ name: 'app', image: 'app', env: [{ name: 'DB_PASSWORD', value: password }] }] },
+  })
+  t.equal(pod.code, 201, 'the planted pod exists')
   await dr(['lab', 'break', 'nospace', '--name', lab.name], { timeoutMs: 600_000 }).then((r) => t.equal(r.code, 0, r.stderr.slice(-1500)))
   t.match(await lab.etcdctl('master1', ['alarm', 'list']), /NOSPACE/, 'etcd itself says NOSPACE')
   const d = await dr(['doctor', '--json'])
@@ -76,17 +86,8 @@ t.test('nospace: the alarm found, a bundle of the broken lab without the planted
   const key = (await lab.sh('master1', 'cat /etc/kubernetes/ssl/kube-node-key.pem')).trim()
   const keyLine = key.split('\n')[1]
   const token = 'dr-planted-token-5f2a9c0d7e1b4a63'
-  const password = 'dr-planted-password-c9e8d7'
-  const secretB64 = Buffer.from('dr-planted-secret-value-0a1b2c').toString('base64')
   const image = (await lab.sh('master1', "docker inspect --format '{{.Config.Image}}' kube-apiserver")).trim()
   await lab.sh('master1', `docker run -d --name k8s_kube-apiserver_planted_kube-system_0123456789abcdef_1 -e "TLS_PRIVATE_KEY=$(cat /etc/kubernetes/ssl/kube-node-key.pem)" --entrypoint sh ${image} -c 'echo "$TLS_PRIVATE_KEY"; echo started with --token=${token}; sleep 3600' --token=${token}`)
-  const api = apiClient(pki(), lab.address('master2'))
-  const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, data: { password: secretB64 } }
-  const pod = await api.request('POST', '/api/v1/namespaces/default/pods', {
-    metadata: { name: 'planted', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(secret) } },
-    spec: { nodeName: 'node1', containers: [{ name: 'app', image: 'app', env: [{ name: 'DB_PASSWORD', value: password }] }] },
-  })
-  t.equal(pod.code, 201, 'the planted pod exists')
 
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dr-e2e-diag-')), 'bundle.tar.gz')
   const b = await dr(['diagnose', '--out', out, '--json'], { timeoutMs: 600_000 })
