@@ -8,6 +8,9 @@ say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: docker engine, etcd (server + etcdctl), OpenSSH, debootstrap, and the tools the lab uses.
 DEBS=(docker.io etcd-server etcd-client openssh-server openssh-client debootstrap iptables iproute2 procps ca-certificates xz-utils openssl busybox-static age chromium)
+# Only some runs need more (scripts/bench check compares with Ansible): DR_EXTRA_DEBS="ansible-core".
+read -r -a extra_debs <<< "${DR_EXTRA_DEBS:-}"
+DEBS+=("${extra_debs[@]}")
 need_debs=()
 for p in "${DEBS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_debs+=("$p"); done
 if [ ${#need_debs[@]} -gt 0 ]; then

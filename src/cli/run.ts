@@ -123,12 +123,3 @@ export function action(fn: Action) {
     }
   }
 }
-
-export function notBuilt(what: string, issue?: string): never {
-  throw new DrError({
-    code: 'not-built',
-    message: `\`dr ${what}\` is not built yet`,
-    hint: issue ? `it is planned (${issue}); see "Not supported yet" in README.md` : 'see "Not supported yet" in README.md',
-    exit: 'usage',
-  })
-}

@@ -152,3 +152,22 @@ export async function ensurePki(plan: LabPlan, dir: string): Promise<void> {
 function randomSerial(): string {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('').replace(/^[89a-f]/, '1')
 }
+
+/**
+ * A certificate of the lab re-issued with the same key and names but valid for `days` only (the cert-expiry
+ * fault); written to `outDir/<stem>.pem`. The lab's own copy in `dir` is left as it is.
+ */
+export async function reissueShortLived(plan: LabPlan, dir: string, stem: string, days: number, outDir: string): Promise<string> {
+  const spec = certSpecs(plan).find((s) => s.stem === stem)
+  if (!spec) throw new DrError({ code: 'lab.no-such-cert', message: `the lab has no certificate ${stem}` })
+  const csr = path.join(outDir, `${stem}.csr`)
+  const ext = path.join(outDir, `${stem}.ext`)
+  const out = path.join(outDir, `${stem}.pem`)
+  await fsp.writeFile(ext, extFile(spec))
+  const subj = `/CN=${spec.cn}` + (spec.org ? `/O=${spec.org}` : '')
+  await openssl(['req', '-new', '-key', path.join(dir, `${stem}-key.pem`), '-out', csr, '-subj', subj], `request ${stem}`)
+  await openssl(['x509', '-req', '-in', csr, '-CA', path.join(dir, 'kube-ca.pem'), '-CAkey', path.join(dir, 'kube-ca-key.pem'),
+    '-set_serial', `0x${randomSerial()}`, '-days', String(days), '-sha256', '-extfile', ext, '-out', out], `sign ${stem} for ${days} days`)
+  await fsp.chmod(out, 0o644)
+  return out
+}

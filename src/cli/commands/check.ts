@@ -1,69 +1,65 @@
-// `dr check`: a list of checks, each returning findings; warnings or failures make the exit code 5.
-// For now: backup freshness per store. New checks are one more entry in CHECKS.
+// `dr check [preflight|nodes|etcd|kubernetes|backups|all]`: every host at once (ssh.concurrency at a time), each
+// result OK / WARN / FAIL with its evidence and the fix. Exit 0 when all is OK, 5 when anything is not.
 import type { Command } from 'commander'
-import { ExitCode } from '../../core/error.ts'
-import { table } from '../../core/output.ts'
-import type { Inventory } from '../../inventory/types.ts'
+import { DrError, ExitCode } from '../../core/error.ts'
+import { formatDuration, table } from '../../core/output.ts'
 import { Connections } from '../../transport/connect.ts'
-import { listBackups } from '../../backup/catalog.ts'
-import { backupFreshness, type Finding } from '../../backup/freshness.ts'
-import { openNamedStore } from '../../backup/run-backup.ts'
+import { runChecks } from '../../check/run.ts'
+import { CATEGORIES, worst, type Category, type CheckResult } from '../../check/types.ts'
 import { action } from '../run.ts'
 
-interface CheckEnv {
-  inv: Inventory
-  conns: Connections
-  now: Date
-}
-
-type CheckFn = (env: CheckEnv) => Promise<Finding[]>
-
-async function backupFreshnessCheck({ inv, conns, now }: CheckEnv): Promise<Finding[]> {
-  const findings: Finding[] = []
-  for (const name of Object.keys(inv.backup.stores)) {
-    try {
-      const store = await openNamedStore(inv, conns, name)
-      const entries = await listBackups(store, { cluster: inv.cluster })
-      await store.close()
-      const newest = entries.filter((e) => e.problems.length === 0).at(-1)
-      findings.push(backupFreshness({ store: name, newest, schedule: inv.backup.schedule, now }))
-    } catch (e) {
-      findings.push({ check: 'backup-freshness', severity: 'fail', subject: `store ${name}`, message: `cannot list store "${name}": ${(e as Error).message}`, hint: 'check the store configuration and that its host is reachable' })
+export function parseCategories(args: string[]): Category[] {
+  if (args.length === 0 || args.includes('all')) return [...CATEGORIES]
+  for (const a of args) {
+    if (!CATEGORIES.includes(a as Category)) {
+      throw new DrError({ code: 'check.unknown-category', message: `no check category "${a}"`, hint: `use one or more of: ${CATEGORIES.join(', ')}, all`, exit: 'usage' })
     }
   }
-  return findings
+  return args as Category[]
 }
 
-const CHECKS: Record<string, CheckFn> = {
-  'backup-freshness': backupFreshnessCheck,
+export function renderResults(results: CheckResult[], verbose: boolean): string {
+  const lines = [table(['STATE', 'CATEGORY', 'CHECK', 'SUBJECT', 'RESULT'], results.map((r) => [r.status.toUpperCase(), r.category, r.check, r.subject, r.message]))]
+  const bad = results.filter((r) => r.status !== 'ok')
+  if (bad.length) lines.push('', 'To fix:')
+  for (const r of bad) {
+    lines.push(`  ${r.status.toUpperCase()} ${r.subject} ${r.check}: ${r.fix ?? ''}`)
+    for (const e of r.evidence ?? []) lines.push(`      | ${e}`)
+  }
+  if (verbose) for (const r of results.filter((x) => x.status === 'ok' && x.evidence)) for (const e of r.evidence!) lines.push(`  ${r.subject} ${r.check} | ${e}`)
+  return lines.join('\n')
 }
 
 export function registerCheck(program: Command) {
   program
     .command('check')
-    .description('health checks with findings (for now: backup freshness); exit 5 when something needs attention')
-    .option('--only <names>', `comma-separated checks to run (${Object.keys(CHECKS).join(', ')})`)
+    .description('health checks on every host and the cluster: OK / WARN / FAIL with evidence and the fix; exit 5 when anything is not OK')
+    .argument('[categories...]', `${CATEGORIES.join(' | ')} | all (default: all)`)
+    .addHelpText('after', `
+Examples:
+  dr check                  # everything
+  dr check preflight nodes  # ssh, sudo, docker, disk, swap, clock skew, ports, containers
+  dr check etcd --json      # health, quorum, alarms, DB size vs quota, leader changes, peer URLs, certificates
+  dr check kubernetes       # apiserver /readyz, --etcd-servers vs the member list, Nodes Ready
+  dr check backups          # age of the newest backup in every store`)
     .action(
-      action(async (ctx, _args, opts) => {
+      action(async (ctx, args) => {
+        const cats = parseCategories(args)
         const inv = await ctx.inventory()
         const conns = new Connections(inv, { out: ctx.out })
-        const names = opts.only ? String(opts.only).split(',') : Object.keys(CHECKS)
-        const findings: Finding[] = []
         try {
-          for (const n of names) {
-            const fn = CHECKS[n.trim()]
-            if (!fn) findings.push({ check: n, severity: 'fail', subject: '-', message: `no check named "${n}"` })
-            else findings.push(...(await fn({ inv, conns, now: new Date() })))
+          const run = await runChecks(inv, conns, cats, ctx.out)
+          const status = worst(run.results)
+          if (ctx.opts.json) ctx.out.data({ status, categories: cats, durationMs: run.durationMs, results: run.results })
+          else {
+            ctx.out.line(renderResults(run.results, ctx.opts.verbose))
+            const n = (s: string) => run.results.filter((r) => r.status === s).length
+            ctx.out.line(`\n${status.toUpperCase()}: ${n('ok')} ok, ${n('warn')} warn, ${n('fail')} fail — ${Object.keys(inv.hosts).length} hosts in ${formatDuration(run.durationMs)}`)
           }
+          return status === 'ok' ? ExitCode.ok : ExitCode.problems
         } finally {
           await conns.close()
         }
-        if (ctx.opts.json) ctx.out.data({ findings })
-        else {
-          ctx.out.line(table(['CHECK', 'SUBJECT', 'STATE', 'FINDING'], findings.map((f) => [f.check, f.subject, f.severity.toUpperCase(), f.message])))
-          for (const f of findings) if (f.severity !== 'ok' && f.hint) ctx.out.line(`  ${f.subject}: ${f.hint}`)
-        }
-        return findings.some((f) => f.severity !== 'ok') ? ExitCode.problems : 0
       }),
     )
 }

@@ -11,7 +11,8 @@ import { registerDrill } from './drill.ts'
 import { registerRun } from './run.ts'
 import { registerMember } from './member.ts'
 import { registerFailback } from './failback.ts'
-import { registerMisc } from './misc.ts'
+import { registerDoctor } from './doctor.ts'
+import { registerDiagnose } from './diagnose.ts'
 
 export function registerCommands(program: Command) {
   registerLab(program)
@@ -25,5 +26,6 @@ export function registerCommands(program: Command) {
   registerRun(program)
   registerMember(program)
   registerFailback(program)
-  registerMisc(program)
+  registerDoctor(program)
+  registerDiagnose(program)
 }

@@ -137,6 +137,23 @@ export function registerLab(program: Command) {
         const was = await labPower(opts.name, node, what as 'on' | 'off')
         if (ctx.opts.json) return ctx.out.data({ node, power: what, was })
         ctx.out.line(was === what ? `${node}: power was already ${what}` : `${node}: power ${what}`)
+        }),
+      )
+
+  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | nospace | cert-expiry'))
+    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days)')
+    .action(
+      action(async (ctx, [fault], opts) => {
+        const f = await import('../../lab/faults.ts')
+        const run: Record<string, () => Promise<unknown>> = {
+          'ip-drift': () => f.ipDrift(opts.name, ctx.out),
+          nospace: () => f.nospace(opts.name, ctx.out),
+          'cert-expiry': () => f.certExpiry(opts.name, ctx.out),
+        }
+        if (!run[fault]) throw new DrError({ code: 'lab.no-such-fault', message: `no fault "${fault}"`, hint: `faults: ${Object.keys(run).join(', ')}`, exit: 'usage' })
+        const r = await run[fault]()
+        if (ctx.opts.json) return ctx.out.data({ fault, result: r })
+        ctx.out.line(`lab ${opts.name}: ${fault} done: ${JSON.stringify(r)} (find it: dr doctor -i inventories/${opts.name}.yaml)`)
       }),
     )
 

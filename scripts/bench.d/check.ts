@@ -1,0 +1,124 @@
+// `dr check` against Ansible on 30 (BENCH_CHECK_HOSTS) light SSH-only hosts: plain containers of the lab's node
+// image running sshd alone on a network of their own. Both run the same commands per host (the clock, then the
+// node-facts script dr uses) with the same parallelism (BENCH_CHECK_FORKS, default 10): dr as `dr check
+// preflight nodes`, Ansible as a two-task playbook of `raw` tasks (no Python needed on the hosts, Ansible's
+// fastest path; like dr, a failing command is data, not a failed run). Prints both times (best of BENCH_CHECK_RUNS, default 3) and the ratio. Asserts nothing.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import YAML from 'yaml'
+import { ensureImages } from '../../src/lab/images.ts'
+import { Output } from '../../src/core/output.ts'
+import { factsScript } from '../../src/check/host-facts.ts'
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+const N = Number(process.env.BENCH_CHECK_HOSTS ?? 30)
+const FORKS = Number(process.env.BENCH_CHECK_FORKS ?? 10)
+const RUNS = Number(process.env.BENCH_CHECK_RUNS ?? 3)
+const NAME = `${process.env.DR_LAB_PREFIX ?? ''}check-bench`
+const NET = `dr-lab-${NAME}`
+
+const sh = (argv: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) => {
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input: opts.input, env: { ...process.env, ...opts.env }, cwd: opts.cwd, maxBuffer: 256 << 20 })
+  return { ok: r.status === 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '', status: r.status }
+}
+const must = (argv: string[], opts?: Parameters<typeof sh>[1]) => {
+  const r = sh(argv, opts)
+  if (!r.ok) throw new Error(`${argv.slice(0, 4).join(' ')} … failed (${r.status}): ${r.stderr.slice(-1500)}`)
+  return r.stdout
+}
+
+function cleanup() {
+  const ids = sh(['docker', 'ps', '-aq', '--filter', `label=dr.lab=${NAME}`]).stdout.split('\n').filter(Boolean)
+  if (ids.length) sh(['docker', 'rm', '-f', ...ids])
+  sh(['docker', 'network', 'rm', NET])
+}
+
+function freeSubnet(): string {
+  const used = sh(['sh', '-c', "docker network inspect $(docker network ls -q) --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}'"]).stdout
+  for (let i = 200; i < 250; i++) if (!used.includes(`172.30.${i}.0/24`)) return `172.30.${i}.0/24`
+  throw new Error('no free 172.30.N.0/24')
+}
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-bench-check-'))
+cleanup()
+try {
+  const images = await ensureImages(new Output({ json: false, verbose: false }))
+  const subnet = freeSubnet()
+  const prefix = subnet.replace(/\.0\/24$/, '')
+  must(['docker', 'network', 'create', `--subnet=${subnet}`, '--label', `dr.lab=${NAME}`, NET])
+  const key = path.join(work, 'id_ed25519')
+  must(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', key])
+  const pub = fs.readFileSync(`${key}.pub`, 'utf8').trim()
+  const hosts = Array.from({ length: N }, (_, i) => ({ name: `h${i + 1}`, ip: `${prefix}.${10 + i}`, container: `dr-lab-${NAME}-h${i + 1}` }))
+  console.log(`starting ${N} SSH-only hosts on ${NET} (${subnet})`)
+  const t0 = Date.now()
+  for (const h of hosts) {
+    must(['docker', 'run', '-d', '--name', h.container, '--label', `dr.lab=${NAME}`, '--network', NET, '--ip', h.ip, '--tmpfs', '/run:rw,mode=755', '-e', `KEY=${pub}`,
+      '--entrypoint', 'sh', images.node, '-c', 'mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh && echo "$KEY" > /root/.ssh/authorized_keys && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -e'])
+  }
+  const known: string[] = []
+  for (const h of hosts) {
+    let k = ''
+    for (let i = 0; i < 100 && !k; i++) {
+      const r = sh(['docker', 'exec', h.container, 'sh', '-c', 'test -s /run/sshd.pid && cat /etc/ssh/ssh_host_ed25519_key.pub'])
+      if (r.ok) k = r.stdout.trim().split(/\s+/).slice(0, 2).join(' ')
+      else spawnSync('sleep', ['0.3'])
+    }
+    if (!k) throw new Error(`sshd on ${h.container} did not start`)
+    known.push(`${h.ip} ${k}`)
+  }
+  console.log(`hosts up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  fs.writeFileSync(path.join(work, 'known_hosts'), known.join('\n') + '\n')
+
+  const inv = {
+    cluster: NAME,
+    flavor: 'rke',
+    ssh: { user: 'root', port: 22, identityFile: key, knownHosts: path.join(work, 'known_hosts'), concurrency: FORKS, connectTimeoutMs: 20000 },
+    sites: { A: { hosts: hosts.map((h) => h.name) } },
+    hosts: Object.fromEntries(hosts.map((h) => [h.name, { address: h.ip, roles: ['worker'] }])),
+    stateDir: path.join(work, 'state'),
+  }
+  const invFile = path.join(work, 'inventory.yaml')
+  fs.writeFileSync(invFile, YAML.stringify(inv))
+
+  // The same commands for Ansible: the clock, then the facts script (dr's two execs per host).
+  // docker's --format templates look like Jinja2 to Ansible: {% raw %} keeps them as they are.
+  const script = factsScript({ dataDir: '/var/lib/etcd' })
+  fs.writeFileSync(path.join(work, 'hosts.ini'), '[all]\n' + hosts.map((h) => `${h.name} ansible_host=${h.ip}`).join('\n') + '\n')
+  fs.writeFileSync(path.join(work, 'check.yml'), YAML.stringify([{ hosts: 'all', gather_facts: false, tasks: [
+    { name: 'clock', raw: 'date +%s%N', changed_when: false, failed_when: false },
+    { name: 'node facts', raw: `{% raw %}${script}{% endraw %}`, changed_when: false, failed_when: false },
+  ] }]))
+  const ansibleEnv = {
+    ANSIBLE_HOST_KEY_CHECKING: 'True',
+    ANSIBLE_SSH_ARGS: `-o UserKnownHostsFile=${path.join(work, 'known_hosts')} -o ControlMaster=auto -o ControlPersist=60s`,
+    ANSIBLE_PRIVATE_KEY_FILE: key,
+    ANSIBLE_REMOTE_USER: 'root',
+    ANSIBLE_FORKS: String(FORKS),
+    ANSIBLE_LOCAL_TEMP: path.join(work, 'ansible-tmp'),
+    ANSIBLE_NOCOLOR: '1',
+  }
+
+  const time = (label: string, argv: string[], env?: NodeJS.ProcessEnv) => {
+    const best: number[] = []
+    for (let i = 0; i < RUNS; i++) {
+      const s = Date.now()
+      const r = sh(argv, { env, cwd: ROOT })
+      const secs = (Date.now() - s) / 1000
+      if (r.status !== 0 && r.status !== 5) throw new Error(`${label} failed (${r.status}): ${(r.stderr || r.stdout).slice(-1500)}`)
+      best.push(secs)
+    }
+    const min = Math.min(...best)
+    console.log(`${label.padEnd(44)} best ${min.toFixed(2).padStart(6)} s   runs: ${best.map((x) => x.toFixed(2)).join(', ')}`)
+    return min
+  }
+  console.log(`\n${N} hosts, ${FORKS} at a time, best of ${RUNS}:`)
+  const drSecs = time('dr check preflight nodes', [process.execPath, path.join(ROOT, 'bin/dr.js'), 'check', 'preflight', 'nodes', '-i', invFile, '--json'], { CI: 'true' })
+  const anSecs = time('ansible-playbook (2 raw tasks)', ['ansible-playbook', '-i', path.join(work, 'hosts.ini'), '-f', String(FORKS), path.join(work, 'check.yml')], ansibleEnv)
+  console.log(`\nratio: Ansible / dr = ${(anSecs / drSecs).toFixed(1)}×  (aim: ≥ 5×)`)
+} finally {
+  cleanup()
+  fs.rmSync(work, { recursive: true, force: true })
+}

@@ -1,0 +1,152 @@
+// Gathering what the checks read, fanned out over every host at once (at most ssh.concurrency at a time):
+// one facts script, one `docker inspect` of the control-plane containers and the certificates they name per
+// host; then the cluster's view: etcd status, alarms, member list, apiserver readiness, Nodes.
+import type { V1Node } from '@kubernetes/client-node'
+import { AlarmAction } from 'etcd3'
+import type { DrError } from '../core/error.ts'
+import type { Host, Inventory } from '../inventory/types.ts'
+import type { Transport } from '../transport/types.ts'
+import { hostPath, hostsWithRole } from '../inventory/types.ts'
+import type { Connections } from '../transport/connect.ts'
+import type { ContainerInspect } from '../container/inspect.ts'
+import { processArgv } from '../container/inspect.ts'
+import { probeCluster, type ClusterStatus } from '../etcd/status.ts'
+import { connectMember } from '../etcd/client.ts'
+import { connectKube, getHealth } from '../kube/client.ts'
+import { factsScript, parseFacts, type HostFacts } from './host-facts.ts'
+import { certFilesOf, readCertFile, type CertInfo } from './certs.ts'
+
+export type Component = 'etcd' | 'apiserver'
+
+export interface HostReport {
+  host: string
+  error?: { code: string; message: string; hint?: string }
+  facts?: HostFacts
+  sudo?: { used: boolean; ok: boolean; detail: string }
+  inspects: Partial<Record<Component, ContainerInspect>>
+  certs: CertInfo[]
+  durationMs: number
+}
+
+export interface ClusterReport {
+  etcd?: ClusterStatus
+  alarms?: Array<{ memberID: string; alarm: string }>
+  alarmsError?: string
+  readyz: Record<string, { status: number; body: string }>
+  nodes?: V1Node[]
+  nodesError?: string
+}
+
+/** The container of a component on a host: RKE's fixed name, else kubelet's `k8s_<component>_…` (static pods). */
+export function componentContainer(inv: Inventory, facts: HostFacts | undefined, c: Component): string | undefined {
+  const fixed = c === 'etcd' ? inv.etcd.container : inv.kubernetes.apiserverContainer
+  const list = facts?.containers ?? []
+  if (list.some((x) => x.name === fixed)) return fixed
+  const prefix = `k8s_${c === 'etcd' ? 'etcd' : 'kube-apiserver'}_`
+  return (list.find((x) => x.name.startsWith(prefix) && x.state === 'running') ?? list.find((x) => x.name.startsWith(prefix)))?.name
+}
+
+export async function collectHost(inv: Inventory, t: Transport, h: Host): Promise<HostReport> {
+    const t0 = Date.now()
+    const rep: HostReport = { host: h.name, inspects: {}, certs: [], durationMs: 0 }
+    const isEtcd = h.roles.includes('etcd')
+    const script = factsScript({
+      dataDir: inv.etcd.dataDir,
+      etcd: isEtcd ? { clientPort: inv.etcd.clientPort, ca: hostPath(inv.etcd.caFile, h), cert: hostPath(inv.etcd.certFile, h), key: hostPath(inv.etcd.keyFile, h) } : undefined,
+    })
+    // The clock alone first: a short command keeps the round trip (the measurement's uncertainty) small.
+    const c0 = Date.now()
+    const clock = await t.exec('date +%s%N', { nothrow: true, timeoutMs: 10_000 })
+    const c1 = Date.now()
+    const res = await t.exec(script, { nothrow: true, timeoutMs: 20_000, doing: 'gather node facts' })
+    rep.facts = parseFacts(`@@time\n${clock.stdout}\n${res.stdout}`, c0, c1)
+    if (h.ssh.sudo) {
+      const s = await t.exec('true', { sudo: true, nothrow: true, timeoutMs: 10_000 })
+      rep.sudo = { used: true, ok: s.ok, detail: s.ok ? 'sudo -n works' : s.stderr.trim().split('\n')[0] }
+    }
+    const wanted: Array<[Component, string | undefined]> = []
+    if (isEtcd) wanted.push(['etcd', componentContainer(inv, rep.facts, 'etcd')])
+    if (h.roles.includes('controlplane')) wanted.push(['apiserver', componentContainer(inv, rep.facts, 'apiserver')])
+    const names = wanted.map(([, n]) => n).filter((n): n is string => !!n)
+    if (names.length) {
+      const ins = await t.$`docker container inspect ${names}`.nothrow()
+      const list = ins.stdout.trim().startsWith('[') ? (JSON.parse(ins.stdout) as ContainerInspect[]) : []
+      for (const [c, n] of wanted) {
+        const found = list.find((x) => x.Name.replace(/^\//, '') === n)
+        if (found) rep.inspects[c] = found
+      }
+    }
+    const files = [
+      ...(rep.inspects.etcd ? certFilesOf('etcd', 'etcd', processArgv(rep.inspects.etcd)) : []),
+      ...(rep.inspects.apiserver ? certFilesOf('apiserver', 'kube-apiserver', processArgv(rep.inspects.apiserver)) : []),
+    ]
+    const seen = new Set<string>()
+    rep.certs = await Promise.all(files.filter((f) => !seen.has(f.path) && seen.add(f.path)).map((f) => readCertFile(t, f)))
+    rep.durationMs = Date.now() - t0
+    return rep
+}
+
+const errorOf = (e: DrError) => ({ code: e.code, message: e.message, hint: e.hint })
+
+export async function collectHosts(conns: Connections, inv: Inventory, names = Object.keys(inv.hosts)): Promise<HostReport[]> {
+  // conns.map limits the fan-out to ssh.concurrency; each host's work is one task.
+  const out = await conns.map(names, (t, h) => collectHost(inv, t, h))
+  return out.map((o, i) => o.value ?? { host: names[i], error: errorOf(o.error!), inspects: {}, certs: [], durationMs: 0 })
+}
+
+export async function collectCluster(conns: Connections, inv: Inventory, want: { etcd: boolean; kube: boolean }, hosts: HostReport[]): Promise<ClusterReport> {
+  const rep: ClusterReport = { readyz: {} }
+  const reached = new Set(hosts.filter((h) => !h.error).map((h) => h.host))
+  const tasks: Promise<void>[] = []
+  if (want.etcd) {
+    tasks.push(
+      (async () => {
+        rep.etcd = await probeCluster(conns, inv, { timeoutMs: 3000 })
+        const via = rep.etcd.members.find((m) => m.quorumRead)?.host ?? rep.etcd.members.find((m) => m.reachable)?.host
+        if (!via) return
+        const m = await connectMember(conns, inv, via, { callTimeoutMs: 3000 })
+        try {
+          const a = await m.client.maintenance.alarm({ action: AlarmAction.Get })
+          rep.alarms = a.alarms.map((x) => ({ memberID: BigInt(x.memberID).toString(16), alarm: String(x.alarm) }))
+        } catch (e) {
+          rep.alarmsError = (e as Error).message.split('\n')[0]
+        } finally {
+          await m.close()
+        }
+      })(),
+    )
+  }
+  if (want.kube && inv.kubernetes.kubeconfig) {
+    const cps = hostsWithRole(inv, 'controlplane').map((h) => h.name).filter((h) => reached.has(h))
+    tasks.push(
+      (async () => {
+        await Promise.all(
+          cps.map(async (h) => {
+            try {
+              const k = await connectKube(conns, inv, h)
+              try {
+                rep.readyz[h] = await getHealth(k.kc, '/readyz', 10_000)
+                if (rep.readyz[h].status === 200 && !rep.nodes) {
+                  rep.nodes = [] // claim: one list is enough
+                  try {
+                    rep.nodes = (await k.api.listNode()).items
+                  } catch (e) {
+                    rep.nodes = undefined
+                    rep.nodesError = (e as Error).message.split('\n')[0]
+                  }
+                }
+              } finally {
+                await k.close()
+              }
+            } catch (e) {
+              rep.readyz[h] = { status: 0, body: (e as Error).message.split('\n')[0] }
+            }
+          }),
+        )
+        if (!rep.nodes && !rep.nodesError) rep.nodesError = 'no kube-apiserver was ready to list the Nodes'
+      })(),
+    )
+  }
+  await Promise.all(tasks)
+  return rep
+}
