@@ -1,6 +1,6 @@
 // Reach one etcd member with the etcd3 client: the cluster's client certificate is read from the member's host
 // over SFTP (kept in memory only) and the gRPC connection goes through an SSH tunnel to the member's client port.
-import { Etcd3, type IOptions } from 'etcd3'
+import type { Etcd3, IOptions } from 'etcd3'
 import { noop } from 'cockatiel'
 import { DrError } from '../core/error.ts'
 import type { Inventory } from '../inventory/types.ts'
@@ -104,6 +104,8 @@ export async function connectMember(
     })
   }
   const local = `https://127.0.0.1:${tunnel.localPort}`
+  // etcd3 (gRPC, protobuf) loads on the first member connection, not when dr starts.
+  const { Etcd3 } = await import('etcd3')
   const client = new Etcd3(clientOptions(local, credentials, opts.callTimeoutMs ?? 3000))
   return {
     host: hostName,

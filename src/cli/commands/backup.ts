@@ -4,19 +4,46 @@ import type { Command } from 'commander'
 import { DrError, ExitCode } from '../../core/error.ts'
 import { formatBytes, formatDuration, table } from '../../core/output.ts'
 import type { Inventory } from '../../inventory/types.ts'
-import { Connections } from '../../transport/connect.ts'
-import { listBackups, type BackupEntry } from '../../backup/catalog.ts'
-import { runDaemon } from '../../backup/daemon.ts'
-import { applyPrune, planPrune } from '../../backup/prune.ts'
-import { openNamedStore, planBackup, readIdentities, runBackup, storeConfig } from '../../backup/run-backup.ts'
-import { installSchedule, scheduleSpec } from '../../backup/schedule-install.ts'
-import { verifyBackup, type VerifyReport } from '../../backup/verify.ts'
+import type { Connections } from '../../transport/connect.ts'
+import type * as Catalog from '../../backup/catalog.ts'
+import type * as Daemon from '../../backup/daemon.ts'
+import type * as Prune from '../../backup/prune.ts'
+import type * as RunBackup from '../../backup/run-backup.ts'
+import type * as Schedule from '../../backup/schedule-install.ts'
+import type * as Verify from '../../backup/verify.ts'
+import type { BackupEntry } from '../../backup/catalog.ts'
+import type { VerifyReport } from '../../backup/verify.ts'
 import { action, checkNumber } from '../run.ts'
 import type { CliContext } from '../context.ts'
 
+// The backup modules (etcd3, age, the S3 client, ssh2) load when a backup command runs, not for `dr --help`.
+let ConnectionsClass: typeof import('../../transport/connect.ts').Connections
+let listBackups: typeof Catalog.listBackups
+let runDaemon: typeof Daemon.runDaemon
+let applyPrune: typeof Prune.applyPrune
+let planPrune: typeof Prune.planPrune
+let openNamedStore: typeof RunBackup.openNamedStore
+let planBackup: typeof RunBackup.planBackup
+let readIdentities: typeof RunBackup.readIdentities
+let runBackup: typeof RunBackup.runBackup
+let storeConfig: typeof RunBackup.storeConfig
+let installSchedule: typeof Schedule.installSchedule
+let scheduleSpec: typeof Schedule.scheduleSpec
+let verifyBackup: typeof Verify.verifyBackup
+
+async function loadBackup() {
+  ;({ Connections: ConnectionsClass } = await import('../../transport/connect.ts'))
+  ;({ listBackups } = await import('../../backup/catalog.ts'))
+  ;({ runDaemon } = await import('../../backup/daemon.ts'))
+  ;({ applyPrune, planPrune } = await import('../../backup/prune.ts'))
+  ;({ openNamedStore, planBackup, readIdentities, runBackup, storeConfig } = await import('../../backup/run-backup.ts'))
+  ;({ installSchedule, scheduleSpec } = await import('../../backup/schedule-install.ts'))
+  ;({ verifyBackup } = await import('../../backup/verify.ts'))
+}
+
 async function withConnections<T>(ctx: CliContext, fn: (inv: Inventory, conns: Connections) => Promise<T>): Promise<T> {
   const inv = await ctx.inventory()
-  const conns = new Connections(inv, { out: ctx.out })
+  const conns = new ConnectionsClass(inv, { out: ctx.out })
   try {
     return await fn(inv, conns)
   } finally {
@@ -37,7 +64,7 @@ const publicEntry = (e: BackupEntry) => {
 }
 
 export function registerBackup(program: Command) {
-  const backup = program.command('backup').description('scheduled, verified, encrypted etcd backups in a directory, over SFTP or in S3')
+  const backup = program.command('backup').description('scheduled, verified, encrypted etcd backups in a directory, over SFTP or in S3').hook('preAction', loadBackup)
 
   backup
     .command('now')

@@ -3,8 +3,6 @@
 import type { Command } from 'commander'
 import { DrError, ExitCode } from '../../core/error.ts'
 import { formatDuration, table } from '../../core/output.ts'
-import { Connections } from '../../transport/connect.ts'
-import { runChecks } from '../../check/run.ts'
 import { CATEGORIES, worst, type Category, type CheckResult } from '../../check/types.ts'
 import { action } from '../run.ts'
 
@@ -46,6 +44,7 @@ Examples:
       action(async (ctx, args) => {
         const cats = parseCategories(args)
         const inv = await ctx.inventory()
+        const [{ Connections }, { runChecks }] = await Promise.all([import('../../transport/connect.ts'), import('../../check/run.ts')])
         const conns = new Connections(inv, { out: ctx.out })
         try {
           const run = await runChecks(inv, conns, cats, ctx.out)

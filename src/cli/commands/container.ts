@@ -2,12 +2,34 @@
 import readline from 'node:readline/promises'
 import type { Command } from 'commander'
 import { DrError, ExitCode } from '../../core/error.ts'
-import { Engine } from '../../container/engine.ts'
-import { engineDefaults } from '../../container/engine-defaults.ts'
-import { inspectContainer, inspectImage } from '../../container/inspect.ts'
-import { planRecreate, recreateContainer, type RecreateOptions } from '../../container/recreate.ts'
-import { buildRunCommand, formatRunCommand, type EngineDefaults } from '../../container/run-command.ts'
-import { LocalTransport } from '../../transport/local.ts'
+import type * as EngineM from '../../container/engine.ts'
+import type * as EngineDefaultsM from '../../container/engine-defaults.ts'
+import type * as InspectM from '../../container/inspect.ts'
+import type * as RecreateM from '../../container/recreate.ts'
+import type * as RunCommandM from '../../container/run-command.ts'
+import type * as LocalM from '../../transport/local.ts'
+import type { RecreateOptions } from '../../container/recreate.ts'
+import type { EngineDefaults } from '../../container/run-command.ts'
+
+// The container modules (the Engine API client, zx) load when a container command runs, not for `dr --help`.
+let Engine: typeof EngineM.Engine
+let engineDefaults: typeof EngineDefaultsM.engineDefaults
+let inspectContainer: typeof InspectM.inspectContainer
+let inspectImage: typeof InspectM.inspectImage
+let planRecreate: typeof RecreateM.planRecreate
+let recreateContainer: typeof RecreateM.recreateContainer
+let buildRunCommand: typeof RunCommandM.buildRunCommand
+let formatRunCommand: typeof RunCommandM.formatRunCommand
+let LocalTransport: typeof LocalM.LocalTransport
+
+async function loadContainer() {
+  ;({ Engine } = await import('../../container/engine.ts'))
+  ;({ engineDefaults } = await import('../../container/engine-defaults.ts'))
+  ;({ inspectContainer, inspectImage } = await import('../../container/inspect.ts'))
+  ;({ planRecreate, recreateContainer } = await import('../../container/recreate.ts'))
+  ;({ buildRunCommand, formatRunCommand } = await import('../../container/run-command.ts'))
+  ;({ LocalTransport } = await import('../../transport/local.ts'))
+}
 import type { Transport } from '../../transport/types.ts'
 import type { CliContext } from '../context.ts'
 import { action } from '../run.ts'
@@ -77,7 +99,7 @@ async function confirm(ctx: CliContext, question: string): Promise<void> {
 }
 
 export function registerContainer(program: Command) {
-  const container = program.command('container').description('print the exact `docker run` of a container; re-create it with edited flags')
+  const container = program.command('container').description('print the exact `docker run` of a container; re-create it with edited flags').hook('preAction', loadContainer)
 
   container
     .command('run-command')

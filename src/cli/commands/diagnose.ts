@@ -2,7 +2,6 @@
 import type { Command } from 'commander'
 import fsp from 'node:fs/promises'
 import { formatBytes } from '../../core/output.ts'
-import { Connections } from '../../transport/connect.ts'
 import { action } from '../run.ts'
 
 export function registerDiagnose(program: Command) {
@@ -23,6 +22,7 @@ Examples:
       action(async (ctx, _args, opts) => {
         const { collectBundle, writeTarball } = await import('../../diagnose/bundle.ts')
         const inv = await ctx.inventory()
+        const { Connections } = await import('../../transport/connect.ts')
         const conns = new Connections(inv, { out: ctx.out })
         let dir: string | undefined
         try {

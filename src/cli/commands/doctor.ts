@@ -3,10 +3,8 @@
 // journal, verify), and the cluster is diagnosed again at the end. Exit 0 healthy, 5 when a problem is found.
 import type { Command } from 'commander'
 import { ExitCode } from '../../core/error.ts'
-import { Connections } from '../../transport/connect.ts'
 import type { Diagnosis } from '../../doctor/types.ts'
 import { action } from '../run.ts'
-import { runRunbook } from '../runbook-command.ts'
 
 export function renderDiagnoses(ds: Diagnosis[]): string {
   if (!ds.length) return 'No known failure signature found.'
@@ -40,6 +38,8 @@ Examples:
     .action(
       action(async (ctx, _args, opts) => {
         const { doctor, diagnose } = await import('../../../runbooks/doctor/index.ts')
+        const { Connections } = await import('../../transport/connect.ts')
+        const { runRunbook } = await import('../runbook-command.ts')
         if (opts.fix) {
           const inv = await ctx.inventory()
           await runRunbook(ctx, doctor, { caKey: opts.caKey })
