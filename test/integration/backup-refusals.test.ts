@@ -187,10 +187,11 @@ stateDir: state
   t.equal(prune.code, 0, prune.stderr)
   t.equal(fs.readdirSync(path.join(dir, 'store')).length, 2, 'one backup (payload + metadata) left')
 
-  const check = await dr(['-i', invFile, 'check', '--json'])
+  const check = await dr(['-i', invFile, 'check', 'backups', '--json'])
   t.equal(check.code, 5, 'offsite has no backup (and cannot be listed): problems')
-  const findings = check.json().findings
-  t.match(findings.find((f: { subject: string }) => f.subject === 'store local'), { severity: 'ok' })
+  const results = check.json().results
+  t.match(results.find((f: { subject: string }) => f.subject === 'store local'), { status: 'ok' })
+  t.ok(results.some((f: { subject: string; status: string }) => f.subject === 'store offsite' && f.status !== 'ok'), 'the offsite store is a problem')
 
   const failed = await dr(['-i', invFile, 'backup', 'now', '--store', 'offsite', '--retries', '1'])
   t.equal(failed.code, 1, 'an unreachable store is a failure')
