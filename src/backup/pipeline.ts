@@ -6,6 +6,7 @@ import zlib from 'node:zlib'
 import type { Etcd3 } from 'etcd3'
 import { ageDecrypt, ageEncrypt } from './age-stream.ts'
 import { DigestStream, SnapshotDigestStream, type Digest } from './digest.ts'
+import { ParallelGzip } from './parallel-gzip.ts'
 
 export interface EncodeOptions {
   /** age recipients; none = not encrypted. */
@@ -55,7 +56,8 @@ export async function encodeSnapshot(source: Readable, sink: Writable, opts: Enc
   const snap = new SnapshotDigestStream()
   const stored = new DigestStream()
   const stages: NodeJS.ReadWriteStream[] | any[] = [source, snap]
-  if (level > 0) stages.push(zlib.createGzip({ level }))
+  // Blocks compressed on several threads at once: one zlib stream could not keep up with the snapshot.
+  if (level > 0) stages.push(new ParallelGzip({ level }))
   if (opts.recipients.length > 0) stages.push(ageEncrypt(opts.recipients))
   stages.push(stored, sink)
   await pipeline(stages as any, { signal: opts.signal })
