@@ -32,6 +32,7 @@ export const PLAN_POLICY: Record<string, PlanPolicy> = {
   'lab heal': { refuse: 'it restores the traffic at once' },
   'lab power': { refuse: 'it switches a node at once; `dr lab power status NODE` changes nothing' },
   'lab ssh': { refuse: 'it runs a command on a node' },
+  'lab break': { refuse: 'it breaks the lab at once; `dr doctor` then shows what it did' },
   status: 'read-only',
   check: 'read-only',
   'inventory check': 'read-only',
@@ -49,8 +50,12 @@ export const PLAN_POLICY: Record<string, PlanPolicy> = {
   failover: 'honours',
   fence: 'honours',
   run: 'honours',
-  // Named before they are built (they exit 2 today); their authors keep these true.
-  doctor: 'read-only',
+  'member add': 'honours',
+  'member remove': 'honours',
+  'member replace': 'honours',
+  // Without --fix doctor only reads; with --fix, --plan shows the fix runbook's plan.
+  doctor: 'honours',
+  // It reads the cluster and writes the bundle on this machine only.
   diagnose: 'read-only',
   failback: 'honours',
   drill: 'honours',

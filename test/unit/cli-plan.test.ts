@@ -38,6 +38,8 @@ const refusedArgs: Record<string, string[]> = {
   'lab partition': ['lab', 'partition', 'A', 'B', '--name', lab],
   'lab heal': ['lab', 'heal', '--name', lab],
   'lab ssh': ['lab', 'ssh', 'master1', '--name', lab, '--', 'touch', '/tmp/dr-plan-ssh'],
+  'lab power': ['lab', 'power', 'off', 'master1', '--name', lab],
+  'lab break': ['lab', 'break', 'nospace', '--name', lab],
   'backup daemon': ['backup', 'daemon', '--cron', '* * * * *', '--run-now'],
 }
 
