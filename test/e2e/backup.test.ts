@@ -73,10 +73,11 @@ t.test('an unreachable offsite store fails loudly and keeps the local copy', asy
 })
 
 t.test('dr check: the backups are fresh', async (t) => {
-  const r = await dr(['check', '--json'])
-  const findings = r.json().findings
-  t.match(findings.find((f: { subject: string }) => f.subject === 'store local'), { severity: 'ok' })
-  t.match(findings.find((f: { subject: string }) => f.subject === 'store offsite'), { severity: 'ok' })
+  const r = await dr(['check', 'backups', '--json'])
+  t.equal(r.code, 0, r.stderr.slice(-2000))
+  const results = r.json().results
+  t.match(results.find((f: { subject: string }) => f.subject === 'store local'), { status: 'ok' })
+  t.match(results.find((f: { subject: string }) => f.subject === 'store offsite'), { status: 'ok' })
 })
 
 t.test('restore refuses a wrongly-decrypted backup before touching anything', async (t) => {
