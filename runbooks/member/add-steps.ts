@@ -50,6 +50,34 @@ async function dataDirUsed(t: Transport, dir: string): Promise<boolean> {
   return (await t.$`test -d ${`${dir}/member`}`.nothrow()).ok
 }
 
+/**
+ * `member add --learner`, patient with etcd's own health gate: the leader refuses a reconfiguration ("unhealthy
+ * cluster") until it has been connected to every voting member for 5 s (etcd's HealthInterval), which is not yet
+ * the case right after the previous member was promoted. Anything else is an error at once.
+ */
+async function memberAddLearner(client: import('etcd3').Etcd3, peerUrl: string, host: string, patienceMs = 30_000): Promise<void> {
+  const until = Date.now() + patienceMs
+  for (;;) {
+    try {
+      await client.cluster.memberAdd({ peerURLs: [peerUrl], isLearner: true })
+      return
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e)
+      if (!/unhealthy cluster/i.test(message)) throw e
+      if (Date.now() >= until) {
+        throw new DrError({
+          code: 'member.cluster-unhealthy',
+          message: `etcd refused to add ${host} for ${patienceMs / 1000} s: the leader does not see every voting member as connected ("unhealthy cluster")`,
+          host,
+          hint: 'check every member with `dr status`, then run again: it resumes',
+          cause: e,
+        })
+      }
+      await sleep(1000)
+    }
+  }
+}
+
 export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): Step<F>[] {
   const via = opts.via
   const join = (ctx: StepContext<F>) => hostJoin(ctx, host, via)
@@ -179,7 +207,7 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
           })
         }
         await requireAllHealthy(ctx, m.members, host)
-        await conn.client.cluster.memberAdd({ peerURLs: [peerUrlOf(ctx.inv, host)], isLearner: true })
+        await memberAddLearner(conn.client, peerUrlOf(ctx.inv, host), host)
       } finally {
         await conn.close()
       }
