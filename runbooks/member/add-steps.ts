@@ -302,7 +302,7 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
             } catch (e) {
               // etcd checks too (the learner's match index against the leader's); not yet in sync is worth a retry.
               last = `${last}; promote: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`
-              if (!/in sync|not ready|learner/i.test(last)) throw e
+              if (!/in sync|not ready|learner|not enough started|unhealthy cluster/i.test(last)) throw e
             }
           }
           ctx.out.progress(`  ${host}: ${last}`)
