@@ -13,7 +13,8 @@ export interface GlobalOptions {
   verbose: boolean
 }
 
-export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+export { projectRoot } from '../core/paths.ts'
+import { projectRoot } from '../core/paths.ts'
 
 export class CliContext {
   readonly out: Output

@@ -1,7 +1,7 @@
 // dr itself as a child process: a drill recovers with exactly the commands an operator runs.
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { projectRoot } from '../cli/context.ts'
+import { projectRoot } from '../core/paths.ts'
 import type { Output } from '../core/output.ts'
 import { quote } from '../transport/shell.ts'
 
