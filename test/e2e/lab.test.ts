@@ -164,7 +164,7 @@ t.test('writes through the apiserver stand-in land in etcd under /registry', asy
   t.equal(unauth, 401, 'no client certificate, no API')
 })
 
-t.test('node lifecycle: a silent kubelet makes its Node Unknown and unreachable; out-of-service evicts its pods', async (t) => {
+t.test('node lifecycle: a silent kubelet makes its Node Unknown and unreachable; out-of-service evicts its pods (Terminating on 1.20)', async (t) => {
   const api = apiClient(pki, ip('master1'))
   await inNode('node1', ['docker', 'stop', 'kubelet'])
   const tainted = await until('node1 tainted unreachable', 60_000, async () => {
@@ -178,12 +178,21 @@ t.test('node lifecycle: a silent kubelet makes its Node Unknown and unreachable;
   const cur = (await api.request('GET', '/api/v1/nodes/node1')).body
   const r = await api.request('PATCH', '/api/v1/nodes/node1', { spec: { taints: [...cur.spec.taints, outOfService] } }, 'application/merge-patch+json')
   t.equal(r.code, 200)
-  await until('pods on node1 gone', 30_000, async () => (await api.request('GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode1')).body.items.length === 0)
-  t.pass('the pod on the out-of-service node was evicted and removed')
+  const podsOnNode1 = async () => (await api.request('GET', '/api/v1/pods?fieldSelector=spec.nodeName%3Dnode1')).body.items as any[]
+  await until('pods on node1 marked for deletion', 30_000, async () => {
+    const pods = await podsOnNode1()
+    return pods.length > 0 && pods.every((p) => p.metadata.deletionTimestamp)
+  })
+  t.pass('the taint manager evicted the pod on the out-of-service node (NoExecute, not tolerated)')
+  await sleep(5000)
+  // The lab claims Kubernetes 1.20.5 (seed 003's): pod GC of out-of-service Nodes came in 1.26 (1.24 behind a gate),
+  // so the evicted pod stays Terminating while its kubelet is silent, as on a real 1.20 cluster.
+  t.ok((await podsOnNode1()).length > 0, 'on 1.20 the evicted pod stays Terminating: no out-of-service pod GC')
 
   const clear = await api.request('PATCH', '/api/v1/nodes/node1', { spec: { taints: [] } }, 'application/merge-patch+json')
   t.equal(clear.code, 200)
   await inNode('node1', ['docker', 'start', 'kubelet'])
+  await until('the kubelet of node1 back: it finishes deleting the evicted pod', 60_000, async () => (await podsOnNode1()).length === 0)
   await until('node1 Ready again without unreachable taints', 60_000, async () => {
     const n = (await api.request('GET', '/api/v1/nodes/node1')).body
     return n.status.conditions.find((c: any) => c.type === 'Ready').status === 'True' && !(n.spec.taints ?? []).some((x: any) => x.key === 'node.kubernetes.io/unreachable')

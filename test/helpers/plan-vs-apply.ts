@@ -10,7 +10,11 @@ export const planned = (p: PlanJson) => p.steps.filter((s) => s.changes.length >
 
 export const applied = (r: ReportJson) => r.steps.filter((s) => s.outcome === 'done').map((s) => s.id)
 
-/** Steps journalled as done by every run of `runbook` in a state directory, in first-done order (no repeats). */
+/**
+ * Steps the runs of `runbook` in a state directory began to apply (a `step-start` is journalled only when the step's
+ * check found work), in first order, no repeats. A run killed in the middle of a step journals its start and no end,
+ * yet it changed the cluster: the next run may then find that step with nothing left to do.
+ */
 export function journalledDone(stateDir: string, runbook: string): string[] {
   const dir = path.join(stateDir, 'journal')
   const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(`-${runbook}.jsonl`)).sort() : []
@@ -19,7 +23,7 @@ export function journalledDone(stateDir: string, runbook: string): string[] {
     for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
       if (!line.trim()) continue
       const r = JSON.parse(line) as { event: string; step?: string; status?: string }
-      if (r.event === 'step-end' && r.status === 'done' && r.step && !done.includes(r.step)) done.push(r.step)
+      if (r.event === 'step-start' && r.step && !done.includes(r.step)) done.push(r.step)
     }
   }
   return done
