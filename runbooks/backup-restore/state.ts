@@ -2,9 +2,9 @@
 // a killed run resumes with the same token. It is evidence, not a switch: a damaged one stops the run naming the
 // file, a finished one carries completedAt, and none of them ever lifts the quorum refusal (index.ts reads the
 // cluster for that).
-import fs from 'node:fs'
 import path from 'node:path'
 import { DrError } from '../../src/core/error.ts'
+import { readStateFile, writeStateFile } from '../../src/core/state-file.ts'
 
 export interface RestoreMember {
   host: string
@@ -49,29 +49,7 @@ const corrupt = (f: string, why: string, cause?: unknown) =>
     cause,
   })
 
-export function readRestoreState(stateDir: string, id: string): RestoreDecision | undefined {
-  const f = stateFile(stateDir, id)
-  let text: string
-  try {
-    text = fs.readFileSync(f, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw corrupt(f, `it cannot be read (${(e as Error).message})`, e)
-  }
-  let d: unknown
-  try {
-    d = JSON.parse(text)
-  } catch (e) {
-    throw corrupt(f, `it is not valid JSON (${(e as Error).message})`, e)
-  }
-  const problem = restoreStateProblem(d, id)
-  if (problem) throw corrupt(f, problem)
-  return d as RestoreDecision
-}
+export const readRestoreState = (stateDir: string, id: string): RestoreDecision | undefined =>
+  readStateFile<RestoreDecision>(stateFile(stateDir, id), (d) => restoreStateProblem(d, id), corrupt)
 
-export function writeRestoreState(stateDir: string, d: RestoreDecision): void {
-  const f = stateFile(stateDir, d.id)
-  fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 })
-  fs.writeFileSync(`${f}.tmp`, JSON.stringify(d, null, 2) + '\n', { mode: 0o600 })
-  fs.renameSync(`${f}.tmp`, f)
-}
+export const writeRestoreState = (stateDir: string, d: RestoreDecision): void => writeStateFile(stateFile(stateDir, d.id), d)

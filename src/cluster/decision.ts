@@ -5,6 +5,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { DrError } from '../core/error.ts'
+import { readStateFile, writeStateFile } from '../core/state-file.ts'
 
 export interface FailoverDecision {
   site: string
@@ -47,32 +48,10 @@ const corrupt = (f: string, why: string, cause?: unknown) =>
   })
 
 /** The decision file, undefined when there is none; throws failover.decision-corrupt when it cannot be trusted. */
-export function readDecision(stateDir: string, site: string): FailoverDecision | undefined {
-  const f = file(stateDir, site)
-  let text: string
-  try {
-    text = fs.readFileSync(f, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw corrupt(f, `it cannot be read (${(e as Error).message})`, e)
-  }
-  let d: unknown
-  try {
-    d = JSON.parse(text)
-  } catch (e) {
-    throw corrupt(f, `it is not valid JSON (${(e as Error).message})`, e)
-  }
-  const problem = decisionProblem(d, site)
-  if (problem) throw corrupt(f, problem)
-  return d as FailoverDecision
-}
+export const readDecision = (stateDir: string, site: string): FailoverDecision | undefined =>
+  readStateFile<FailoverDecision>(file(stateDir, site), (d) => decisionProblem(d, site), corrupt)
 
-export function writeDecision(stateDir: string, d: FailoverDecision): void {
-  const f = file(stateDir, d.site)
-  fs.mkdirSync(path.dirname(f), { recursive: true, mode: 0o700 })
-  fs.writeFileSync(`${f}.tmp`, JSON.stringify(d, null, 2), { mode: 0o600 })
-  fs.renameSync(`${f}.tmp`, f)
-}
+export const writeDecision = (stateDir: string, d: FailoverDecision): void => writeStateFile(file(stateDir, d.site), d)
 
 export const decisionPath = file
 
