@@ -29,10 +29,8 @@ export interface Via {
 async function defaultIdentity(): Promise<string | undefined> {
   for (const f of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
     const p = path.join(os.homedir(), '.ssh', f)
-    try {
-      await fsp.access(p)
-      return p
-    } catch {}
+    // The first that exists; a missing one is simply not a default identity.
+    if (await fsp.access(p).then(() => true, () => false)) return p
   }
   return undefined
 }
