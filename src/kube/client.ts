@@ -4,6 +4,8 @@ import fs from 'node:fs'
 import https from 'node:https'
 import { CoreV1Api, KubeConfig, type V1Node, type V1Taint } from '@kubernetes/client-node'
 import { DrError } from '../core/error.ts'
+import { componentOf } from '../component/index.ts'
+import { getFlag } from '../container/command-flags.ts'
 import type { Inventory } from '../inventory/types.ts'
 import type { TransportSource } from '../etcd/client.ts'
 import type { Tunnel } from '../transport/types.ts'
@@ -107,15 +109,20 @@ export function nodeForHost(nodes: V1Node[], name: string, address: string): V1N
 
 /**
  * GET /readyz without credentials, through a tunnel to the host's own apiserver port: kube-apiserver lets anyone
- * read its health endpoints (system:public-info-viewer). The server certificate is not checked — there is no CA
- * without a kubeconfig — but the tunnel ends on the host that SSH authenticated by its host key.
+ * read its health endpoints (system:public-info-viewer). Without a kubeconfig there is no CA at hand, so the server
+ * certificate is checked against the cluster CA the apiserver itself names (`--client-ca-file`; RKE's kube-ca and
+ * kubeadm's ca.crt sign its serving certificate too) for the name every apiserver certificate carries, `kubernetes`.
  */
 export async function readyzAnonymous(conns: TransportSource, inv: Inventory, hostName: string, timeoutMs = 3000): Promise<{ status: number; body: string }> {
   const t = await conns.get(hostName)
+  const state = await componentOf(inv, t, 'kube-apiserver').state()
+  const caFile = state && getFlag(state.argv, '--client-ca-file')
+  if (!caFile) return { status: 0, body: `kube-apiserver on ${hostName} names no --client-ca-file to check its certificate with` }
+  const ca = await t.readFile(caFile)
   const tunnel = await t.forward('127.0.0.1', inv.kubernetes.apiserverPort)
   try {
     return await new Promise((resolve) => {
-      const req = https.request(`https://127.0.0.1:${tunnel.localPort}/readyz`, { method: 'GET', timeout: timeoutMs, rejectUnauthorized: false }, (res) => {
+      const req = https.request(`https://127.0.0.1:${tunnel.localPort}/readyz`, { method: 'GET', timeout: timeoutMs, ca, servername: 'kubernetes' }, (res) => {
         let body = ''
         res.on('data', (d) => (body += d))
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
