@@ -56,7 +56,14 @@ export class StaticPodComponent implements Component {
     const ids = await this.t.$.with({ timeoutMs: 20_000, doing: `list the ${this.name} pod's containers` })`docker ps -a -q --no-trunc --filter ${`label=io.kubernetes.container.name=${this.name}`} --filter label=io.kubernetes.pod.namespace=kube-system`.text()
     const list = ids.split('\n').filter(Boolean)
     if (list.length === 0) return []
-    const all = await this.t.$.with({ timeoutMs: 20_000 })`docker inspect ${list}`.json<ContainerInspect[]>()
+    // The kubelet may remove an old container between the two commands: docker then inspects the others, prints
+    // "No such object" for that one and exits 1. Only that is tolerated.
+    const r = await this.t.$.with({ timeoutMs: 20_000 })`docker inspect ${list}`.nothrow()
+    const gone = r.stderr.split('\n').filter((l) => l.trim() && !/No such object/i.test(l))
+    if (!r.ok && (gone.length > 0 || !r.stdout.trim().startsWith('['))) {
+      throw new DrError({ code: 'command.failed', message: `docker inspect of the ${this.name} pod's containers failed on ${this.t.host}`, host: this.t.host, stderr: r.stderr, exitStatus: r.exitCode })
+    }
+    const all = JSON.parse(r.stdout) as ContainerInspect[]
     return all.sort((a, b) => Date.parse(b.Created ?? '') - Date.parse(a.Created ?? ''))
   }
 
