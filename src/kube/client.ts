@@ -59,8 +59,13 @@ export async function getHealth(kc: KubeConfig, path: string, timeoutMs = 3000):
   const server = kc.getCurrentCluster()!.server
   const opts: https.RequestOptions = {}
   await kc.applyToHTTPSOptions(opts)
+  return httpsGet(`${server}${path}`, opts, timeoutMs)
+}
+
+/** One HTTPS GET whose failure is data: status 0 and the error's message (a probe, not a request that must work). */
+function httpsGet(url: string, opts: https.RequestOptions, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = https.request(`${server}${path}`, { ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = https.request(url, { ...opts, method: 'GET', timeout: timeoutMs }, (res) => {
       let body = ''
       res.on('data', (d) => (body += d))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
@@ -121,16 +126,7 @@ export async function readyzAnonymous(conns: TransportSource, inv: Inventory, ho
   const ca = await t.readFile(caFile)
   const tunnel = await t.forward('127.0.0.1', inv.kubernetes.apiserverPort)
   try {
-    return await new Promise((resolve) => {
-      const req = https.request(`https://127.0.0.1:${tunnel.localPort}/readyz`, { method: 'GET', timeout: timeoutMs, ca, servername: 'kubernetes' }, (res) => {
-        let body = ''
-        res.on('data', (d) => (body += d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      })
-      req.on('timeout', () => req.destroy(new Error('timed out')))
-      req.on('error', (e) => resolve({ status: 0, body: e.message }))
-      req.end()
-    })
+    return await httpsGet(`https://127.0.0.1:${tunnel.localPort}/readyz`, { ca, servername: 'kubernetes' }, timeoutMs)
   } finally {
     await tunnel.close()
   }

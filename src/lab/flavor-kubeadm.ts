@@ -17,6 +17,7 @@ import { docker, dockerExec } from './docker.ts'
 import type { LabImages } from './images.ts'
 import { innerContainers, innerCreateAndStart } from './inner-docker.ts'
 import { copyInto } from './nodes.ts'
+import { waitFor } from './wait-for.ts'
 import { controlplaneNodes, etcdNodes, type LabNode, type LabPlan } from './topology.ts'
 
 export const MANIFESTS = '/etc/kubernetes/manifests'
@@ -197,21 +198,12 @@ async function putManifest(node: LabNode, name: string, text: string) {
   await dockerExec(node.container, ['sh', '-c', `mkdir -p ${MANIFESTS} && cat > ${tmp} && chmod 600 ${tmp} && mv -f ${tmp} ${MANIFESTS}/${name}.yaml`], { input: text, doing: `write ${MANIFESTS}/${name}.yaml on ${node.name}` })
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** etcdctl in the node's etcd pod container, with kubeadm's certificates given as flags (no ETCDCTL_* there). */
 export function podEtcdctl(args: string[]): string[] {
   return ['sh', '-c', `exec docker exec "$(docker ps -q --filter label=io.kubernetes.container.name=etcd --filter status=running | head -n1)" etcdctl --endpoints=https://127.0.0.1:${ETCD_CLIENT_PORT} --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/server.crt --key=${PKI}/etcd/server.key "$@"`, 'etcdctl', ...args]
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, why: () => Promise<string>, hint: string) {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return
-    await sleep(500)
-  }
-  throw new DrError({ code: 'lab.not-ready', message: `${what} within ${timeoutMs / 1000} s`, stderr: await why(), hint })
-}
 
 /** The kubeadm control plane: PKI, manifests, the kubelet stand-in; waits for etcd and the apiservers. */
 export async function startKubeadmControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output): Promise<void> {

@@ -15,11 +15,11 @@ import { ensureAgeIdentity, ensureSshKey, labFiles, offsiteNode, writeLabFiles, 
 import {
   addLoginUser, authorizeKey, copyInto, createNetwork, existingSpec, hostKey, innerImageLoaded, listNodeContainers, loadImages, runNode, waitForNode,
 } from './nodes.ts'
+import { waitFor } from './wait-for.ts'
 import {
   controlplaneNodes, etcdNodes, flavorOf, freeSubnet, networkName, planLab, subnetFor, type LabFlavor, type LabNode, type LabPlan, type LabSpec,
 } from './topology.ts'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const secs = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(1)} s`
 
 export interface UpResult {
@@ -181,14 +181,6 @@ async function loadInnerImages(plan: LabPlan, images: LabImages, out: Output) {
   )
 }
 
-async function waitFor(what: string, timeoutMs: number, check: () => Promise<boolean>, why: () => Promise<string>, hint: string) {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return
-    await sleep(500)
-  }
-  throw new DrError({ code: 'lab.not-ready', message: `${what} within ${timeoutMs / 1000} s`, stderr: await why(), hint })
-}
 
 async function startControlPlane(plan: LabPlan, images: LabImages, files: LabFiles, out: Output, k8sVersion?: string) {
   const inner = new Map<string, Map<string, string>>()
