@@ -20,7 +20,7 @@ import { keyCount, waitWritable } from '../../src/etcd/ops.ts'
 import { openNamedStore, readIdentities } from '../../src/backup/run-backup.ts'
 import { fetchSnapshot } from '../../src/backup/verify.ts'
 import { restoreThrowaway } from '../../src/backup/throwaway-etcd.ts'
-import { tryInspect } from '../steps/containers.ts'
+import { componentOf } from '../steps/containers.ts'
 import { markerBackup, memberSteps, readMember, tokenOf, unverified, type RestoreFacts } from './member-steps.ts'
 import { readRestoreState, stateFile, writeRestoreState, type RestoreDecision } from './state.ts'
 
@@ -41,9 +41,9 @@ async function restoreOnCluster(ctx: Omit<StepContext<RestoreFacts>, 'facts'>, i
   const found: Array<{ host: string; token: string }> = []
   for (const h of hosts) {
     const t = await ctx.conns.get(h)
-    const c = await tryInspect(t, ctx.inv.etcd.container)
-    const token = tokenOf(c)
-    if (!c?.State?.Running || !token) continue
+    const s = await componentOf(ctx.inv, t, 'etcd').state()
+    const token = tokenOf(s)
+    if (!s?.running || !token) continue
     if ((await markerBackup(t, ctx.inv.etcd.dataDir, token)) === id) found.push({ host: h, token })
   }
   const tokens = [...new Set(found.map((f) => f.token))]
@@ -152,7 +152,7 @@ export const restoreRunbook: Runbook<RestoreFacts> = {
     return [
       `backup ${m.id}: revision ${m.revision}${m.keyCount !== undefined ? `, ${m.keyCount} keys` : ''}, taken ${m.createdAt} from ${m.member.host} — verified by a throwaway restore`,
       `every etcd member is restored from it with the fresh token ${f.decision.token} (a new cluster ID: old members cannot merge back): ${f.initialCluster}`,
-      'nothing is deleted: each old data dir is kept as <dataDir>.dr-before-restore-<token>, each old container as etcd-old-<time>',
+      'nothing is deleted: each old data dir is kept as <dataDir>.dr-before-restore-<token>, each old container as etcd-old-<time> (kubeadm: each old manifest in /etc/kubernetes/dr/backup/)',
       ...(f.doneOnCluster ? [`every member already runs backup ${m.id} restored with token ${f.decision.token} (read from the hosts): nothing to restore`] : []),
       ...(f.resumed ? [`resuming the restore started at ${f.decision.startedAt}`] : []),
     ]

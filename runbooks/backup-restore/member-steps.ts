@@ -1,16 +1,15 @@
-// Per etcd host: stop etcd, restore the snapshot into its data dir (the old data moved aside), re-create etcd
-// with the new token. Each host also keeps a marker naming the backup and the token beside its data dir: that is
+// Per etcd host: stop etcd, restore the snapshot into its data dir (the old data moved aside), run etcd again
+// with the new token — through the host's etcd component: an RKE container (stopped with restart policy off,
+// re-created exactly) or a kubeadm static pod (manifest moved out, edited and moved back; the kubelet runs it). Each host also keeps a marker naming the backup and the token beside its data dir: that is
 // how a later run — from any state directory — reads from the cluster that the restore is done.
 import fs from 'node:fs'
 import { pipeline } from 'node:stream/promises'
 import type { Writable } from 'node:stream'
 import { DrError } from '../../src/core/error.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
-import { inspectContainer, processArgv, type ContainerInspect } from '../../src/container/inspect.ts'
-import { recreateContainer } from '../../src/container/recreate.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import type { Transport } from '../../src/transport/types.ts'
-import { tryInspect } from '../steps/containers.ts'
+import { componentOf, type Component, type ComponentState } from '../steps/containers.ts'
 import type { BackupMetadata } from '../../src/backup/metadata.ts'
 import type { RestoreDecision, RestoreMember } from './state.ts'
 
@@ -32,11 +31,15 @@ export const markerPath = (dataDir: string, token: string) => `${dataDir.replace
 export const unverified = (message: string, host?: string) =>
   new DrError({ code: 'restore.unverified', message, host, exit: 'unverified', hint: 'read the journal, fix the cause, and run `dr backup restore` again: it resumes' })
 
-const running = (c: ContainerInspect | undefined) => !!c?.State?.Running
-export const tokenOf = (c: ContainerInspect | undefined) => (c ? getFlag(processArgv(c), '--initial-cluster-token') : undefined)
+/** A container of the component runs (whatever its flags). */
+const running = (s: ComponentState | undefined) => !!s?.container?.State?.Running
+export const tokenOf = (s: ComponentState | undefined) => (s ? getFlag(s.argv, '--initial-cluster-token') : undefined)
 
+async function etcdComponent(ctx: Pick<StepContext<unknown>, 'inv' | 'conns'>, host: string): Promise<Component> {
+  return componentOf(ctx.inv, await ctx.conns.get(host), 'etcd')
+}
 async function etcdOn(ctx: StepContext<RestoreFacts>, host: string) {
-  return tryInspect(await ctx.conns.get(host), ctx.inv.etcd.container)
+  return (await etcdComponent(ctx, host)).state()
 }
 
 /** The backup id a host's marker names for `token`, or undefined (no marker, or an older empty one). */
@@ -80,14 +83,14 @@ export function memberSteps(m: RestoreMember): Step<RestoreFacts>[] {
     destructive: true,
     async check(ctx) {
       if (await restored(ctx)) return []
-      const c = await etcdOn(ctx, m.host)
-      if (!running(c) && c?.HostConfig?.RestartPolicy?.Name === 'no') return []
-      return [{ host: m.host, destructive: true, summary: `docker update --restart=no ${ctx.inv.etcd.container}; docker stop ${ctx.inv.etcd.container}` }]
+      const c = await etcdComponent(ctx, m.host)
+      const s = await c.state()
+      if (!s) throw new DrError({ code: 'restore.no-etcd', message: `there is no etcd on ${m.host} (${c.kind === 'container' ? `container ${ctx.inv.etcd.container}` : 'no manifest, live or stopped'})`, host: m.host, hint: 'put etcd back in place as the cluster\'s installer would, then run again', exit: 'refused' })
+      if (!running(s) && s.stopped) return []
+      return [{ host: m.host, destructive: true, summary: c.kind === 'container' ? `docker update --restart=no ${ctx.inv.etcd.container}; docker stop ${ctx.inv.etcd.container}` : `stop the etcd static pod: move ${s.where} to the stopped manifests (/etc/kubernetes/dr/stopped/)` }]
     },
     async apply(ctx) {
-      const t = await ctx.conns.get(m.host)
-      await t.$`docker update --restart=no ${ctx.inv.etcd.container}`
-      await t.$`docker stop -t 30 ${ctx.inv.etcd.container}`
+      await (await etcdComponent(ctx, m.host)).stop({ timeoutMs: 30_000 })
     },
     async verify(ctx) {
       if (running(await etcdOn(ctx, m.host))) throw unverified(`etcd on ${m.host} is still running`, m.host)
@@ -132,27 +135,29 @@ export function memberSteps(m: RestoreMember): Step<RestoreFacts>[] {
     },
   }
 
+  const edit = (ctx: StepContext<RestoreFacts>) => ({
+    setArgs: { '--initial-cluster-token': ctx.facts.decision.token, '--initial-cluster': ctx.facts.initialCluster, '--initial-cluster-state': 'new' },
+    // A container's own policy; a static pod has the kubelet's (always).
+    ...(m.kind === 'static-pod' ? {} : { restartPolicy: m.restartPolicy }),
+  })
   const start: Step<RestoreFacts> = {
     id: `start-etcd-${m.host}`,
     title: `Re-create etcd on ${m.host} with the new cluster token and start it`,
     host: m.host,
     destructive: true,
     async check(ctx) {
-      const c = await etcdOn(ctx, m.host)
-      if (running(c) && tokenOf(c) === ctx.facts.decision.token) return []
-      return [{ host: m.host, destructive: true, summary: `re-create ${ctx.inv.etcd.container} with --initial-cluster-token=${ctx.facts.decision.token}, --initial-cluster=${ctx.facts.initialCluster}, restart=${m.restartPolicy.Name}; the old container is kept` }]
+      const s = await etcdOn(ctx, m.host)
+      if (s?.running && tokenOf(s) === ctx.facts.decision.token) return []
+      const c = await etcdComponent(ctx, m.host)
+      const d = s ? await c.describe(edit(ctx)) : undefined
+      return [{ host: m.host, destructive: true, summary: `${d?.summary ?? 'run etcd'}: --initial-cluster-token=${ctx.facts.decision.token}, --initial-cluster=${ctx.facts.initialCluster}`, command: d?.detail }]
     },
     async apply(ctx) {
-      const t = await ctx.conns.get(m.host)
-      await recreateContainer(t, ctx.inv.etcd.container, {
-        setArgs: { '--initial-cluster-token': ctx.facts.decision.token, '--initial-cluster': ctx.facts.initialCluster, '--initial-cluster-state': 'new' },
-        restartPolicy: m.restartPolicy,
-        keepRunningCheckMs: 2000,
-      })
+      await (await etcdComponent(ctx, m.host)).reconfigure(edit(ctx), { keepRunningCheckMs: 2000 })
     },
     async verify(ctx) {
-      const c = await etcdOn(ctx, m.host)
-      if (!running(c) || tokenOf(c) !== ctx.facts.decision.token) throw unverified(`etcd on ${m.host} is not running with the new token`, m.host)
+      const s = await etcdOn(ctx, m.host)
+      if (!s?.running || tokenOf(s) !== ctx.facts.decision.token) throw unverified(`etcd on ${m.host} is not running with the new token`, m.host)
       return `running with --initial-cluster-token=${ctx.facts.decision.token}`
     },
   }
@@ -160,14 +165,14 @@ export function memberSteps(m: RestoreMember): Step<RestoreFacts>[] {
 }
 
 export async function readMember(ctx: Pick<StepContext<unknown>, 'inv' | 'conns'>, host: string): Promise<RestoreMember> {
-  const t = await ctx.conns.get(host)
-  const c = await inspectContainer(t, ctx.inv.etcd.container)
-  const argv = processArgv(c)
-  const name = getFlag(argv, '--name')
-  const peerUrl = getFlag(argv, '--initial-advertise-peer-urls')?.split(',')[0]
-  if (!name || !peerUrl) throw new DrError({ code: 'restore.member-flags', message: `the etcd container on ${host} has no --name or --initial-advertise-peer-urls`, host, hint: 'restore needs RKE-style etcd containers', exit: 'refused' })
-  const policy = c.HostConfig?.RestartPolicy as RestoreMember['restartPolicy'] | undefined
+  const comp = await etcdComponent(ctx, host)
+  const s = await comp.state()
+  if (!s) throw new DrError({ code: 'restore.no-etcd', message: `there is no etcd on ${host} (${comp.kind === 'container' ? `container ${ctx.inv.etcd.container}` : 'no manifest, live or stopped'})`, host, hint: 'a restore re-uses each member\'s etcd (its image and flags): put it back in place as the cluster\'s installer would, then run again', exit: 'refused' })
+  const name = getFlag(s.argv, '--name')
+  const peerUrl = getFlag(s.argv, '--initial-advertise-peer-urls')?.split(',')[0]
+  if (!name || !peerUrl) throw new DrError({ code: 'restore.member-flags', message: `etcd on ${host} (${s.where}) has no --name or --initial-advertise-peer-urls`, host, hint: 'restore needs etcd run with explicit --name and --initial-advertise-peer-urls (as RKE and kubeadm write them)', exit: 'refused' })
+  const policy = s.container?.HostConfig?.RestartPolicy as RestoreMember['restartPolicy'] | undefined
   // A stopped member may have had its policy set to "no" by hand; RKE creates etcd with "always".
-  const restartPolicy = policy && policy.Name && policy.Name !== 'no' ? policy : { Name: 'always' }
-  return { host, name, peerUrl, image: c.Config?.Image ?? c.Image, restartPolicy }
+  const restartPolicy = comp.kind === 'container' && policy && policy.Name && policy.Name !== 'no' ? policy : { Name: 'always' }
+  return { host, name, peerUrl, image: s.container?.Config?.Image ?? s.image, restartPolicy, kind: comp.kind }
 }

@@ -12,6 +12,8 @@ export interface RestoreMember {
   peerUrl: string
   image: string
   restartPolicy: { Name: string; MaximumRetryCount?: number }
+  /** How etcd runs on the host (absent in records written before kubeadm: a container). */
+  kind?: 'container' | 'static-pod'
 }
 
 export interface RestoreDecision {

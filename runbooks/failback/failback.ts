@@ -2,7 +2,10 @@
 // (their old members must never run: cut off, they hold a majority of the old membership), then add each etcd
 // host back one at a time as a learner with an empty data dir (old data quarantined, never merged), bring the
 // fenced apiservers back with --etcd-servers naming every member, put the site's Nodes back in service, lift the
-// fence markers, and prove the cluster has its original shape. Every check reads the cluster: a second run has
+// fence markers, and prove the cluster has its original shape. A fenced host is recognised by its kind: on RKE its
+// etcd and apiserver containers were renamed NAME-fenced-<time>; on kubeadm their static pods were stopped
+// (manifests moved to /etc/kubernetes/dr/stopped/) — either way the host comes back as a new member with its old
+// data quarantined, and its apiserver's manifest (or container) is brought back with the new --etcd-servers. Every check reads the cluster: a second run has
 // nothing to do, and a run killed anywhere converges.
 import { DrError } from '../../src/core/error.ts'
 import { memberEndpoint } from '../../src/etcd/client.ts'
@@ -10,10 +13,9 @@ import { hexId } from '../../src/etcd/learner.ts'
 import { joinState, readMembership, selfView, type JoinState, type Membership } from '../../src/etcd/membership.ts'
 import { hostsInSite, hostsWithRole } from '../../src/inventory/types.ts'
 import type { Runbook, Step, StepContext } from '../../src/runbook/types.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import { fence } from '../fence.ts'
 import { apiserverSteps } from '../steps/kube.ts'
-import { tryInspect } from '../steps/containers.ts'
+import { componentOf } from '../steps/containers.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
 import { etcdServersOf, patient, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
 import { adaptStep, apiserverReturnStep, liftFenceStep, nodesReturnStep } from './steps.ts'
@@ -72,7 +74,7 @@ export const failback: Runbook<FailbackFacts> = {
         down.push(h)
         continue
       }
-      const home = inv.hosts[h].roles.includes('etcd') ? ['learner', 'voter'].includes(etcdStates[h]) : await apiserverHome(t, inv.kubernetes.apiserverContainer, urls)
+      const home = inv.hosts[h].roles.includes('etcd') ? ['learner', 'voter'].includes(etcdStates[h]) : await apiserverHome(inv, t, urls)
       if (!home) toFence.push(h)
     }
     if (down.length) {
@@ -121,8 +123,8 @@ export const failback: Runbook<FailbackFacts> = {
   },
 }
 
-/** A controlplane-only host is home when its apiserver runs with the full --etcd-servers list. */
-async function apiserverHome(t: import('../../src/transport/types.ts').Transport, name: string, urls: string[]): Promise<boolean> {
-  const c = await tryInspect(t, name)
-  return !!c?.State?.Running && sameSet(etcdServersOf(processArgv(c)), urls)
+/** A controlplane-only host is home when its apiserver (container or static pod) runs with the full --etcd-servers list. */
+async function apiserverHome(inv: import('../../src/inventory/types.ts').Inventory, t: import('../../src/transport/types.ts').Transport, urls: string[]): Promise<boolean> {
+  const s = await componentOf(inv, t, 'kube-apiserver').state()
+  return !!s?.running && sameSet(etcdServersOf(s.argv), urls)
 }

@@ -5,7 +5,8 @@ import { FENCE_MARKER } from '../../src/cluster/fence-state.ts'
 import { connectKube, hasTaint, nodeForHost, OUT_OF_SERVICE, waitReady } from '../../src/kube/client.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import type { Transport } from '../../src/transport/types.ts'
-import { tryInspect } from '../steps/containers.ts'
+import { ContainerComponent, StaticPodComponent } from '../../src/component/index.ts'
+import { componentOf, tryInspect } from '../steps/containers.ts'
 import type { V1Node } from '@kubernetes/client-node'
 
 const tagNow = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
@@ -22,7 +23,11 @@ async function newestFenced(t: Transport, name: string): Promise<string | undefi
   return names.sort().pop()
 }
 
-/** kube-apiserver-fenced-<time> back as kube-apiserver (stopped, restart policy always); the apiserver step then re-creates it. */
+/**
+ * RKE: kube-apiserver-fenced-<time> back as kube-apiserver (stopped, restart policy always); the apiserver step
+ * then re-creates it. kubeadm: nothing to rename — the fenced manifest waits in /etc/kubernetes/dr/stopped/ and the
+ * apiserver step moves it back with the new --etcd-servers; only a host with no manifest at all is refused.
+ */
 export function apiserverReturnStep<F>(host: string): Step<F> {
   return {
     id: `apiserver-return-${host}`,
@@ -30,8 +35,17 @@ export function apiserverReturnStep<F>(host: string): Step<F> {
     host,
     async check(ctx) {
       const t = await ctx.conns.get(host)
+      const comp = componentOf(ctx.inv, t, 'kube-apiserver')
+      if (await comp.state()) return []
+      if (comp instanceof StaticPodComponent) {
+        throw new DrError({
+          code: 'failback.no-apiserver',
+          message: `${host} has no kube-apiserver manifest: neither ${comp.manifest} nor ${comp.stash}`,
+          host,
+          hint: `look in ${comp.drDir}/backup/ for a kept one, or write it as kubeadm would (kubeadm init phase control-plane apiserver), then run dr failback again`,
+        })
+      }
       const name = ctx.inv.kubernetes.apiserverContainer
-      if (await tryInspect(t, name)) return []
       const fenced = await newestFenced(t, name)
       if (!fenced) {
         throw new DrError({
@@ -45,13 +59,15 @@ export function apiserverReturnStep<F>(host: string): Step<F> {
     },
     async apply(ctx) {
       const t = await ctx.conns.get(host)
+      if (!(componentOf(ctx.inv, t, 'kube-apiserver') instanceof ContainerComponent)) return
       const name = ctx.inv.kubernetes.apiserverContainer
       const fenced = await newestFenced(t, name)
       if (fenced) await t.$`docker rename ${fenced} ${name} && docker update --restart=always ${name} >/dev/null`
     },
     async verify(ctx) {
-      const c = await tryInspect(await ctx.conns.get(host), ctx.inv.kubernetes.apiserverContainer)
-      if (!c) throw new DrError({ code: 'failback.unverified', message: `no ${ctx.inv.kubernetes.apiserverContainer} on ${host}`, host, exit: 'unverified' })
+      const s = await componentOf(ctx.inv, await ctx.conns.get(host), 'kube-apiserver').state()
+      if (!s) throw new DrError({ code: 'failback.unverified', message: `no kube-apiserver on ${host}`, host, exit: 'unverified' })
+      return `${s.where}${s.stopped ? ' (stopped: started below)' : ''}`
     },
   }
 }

@@ -8,13 +8,15 @@ import { connectWithQuorum, selfView } from '../../src/etcd/membership.ts'
 import { CAUGHT_UP_LAG, caughtUp, hexId, joinInitialCluster, memberOfHost } from '../../src/etcd/learner.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
 import { inspectImage, processArgv } from '../../src/container/inspect.ts'
+import { componentKind, ContainerComponent, StaticPodComponent, type Component } from '../../src/component/index.ts'
+import { manifestArgv, parseManifest } from '../../src/component/manifest.ts'
 import { createBody } from '../../src/container/create-body.ts'
 import { Engine } from '../../src/container/engine.ts'
 import { hostPath } from '../../src/inventory/types.ts'
 import type { Change, Step, StepContext } from '../../src/runbook/types.ts'
 import type { Transport } from '../../src/transport/types.ts'
-import { etcdContainer, recreateStep } from '../steps/containers.ts'
-import { containerForHost, newestKept } from './template.ts'
+import { componentOf, etcdContainer, reconfigureStep } from '../steps/containers.ts'
+import { containerForHost, manifestForHost, newestKept } from './template.ts'
 import { candidatesFor, hostJoin, peerUrlOf, type HostJoin } from './view.ts'
 
 export interface MemberAddOptions {
@@ -28,7 +30,15 @@ const tagNow = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\..*
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 const unverified = (host: string, message: string) =>
-  new DrError({ code: 'member.unverified', message, host, exit: 'unverified', hint: `docker logs --tail 50 etcd on ${host}; run again to resume` })
+  new DrError({ code: 'member.unverified', message, host, exit: 'unverified', hint: `the etcd log on ${host} (RKE: docker logs --tail 50 etcd; kubeadm: its etcd pod's container); run again to resume` })
+
+const etcdOf = async (ctx: StepContext<unknown>, host: string): Promise<Component> => componentOf(ctx.inv, await ctx.conns.get(host), 'etcd')
+
+/** What stop() does, in words, for a plan. */
+const stopSummary = (c: Component) =>
+  c instanceof StaticPodComponent
+    ? { summary: `stop the etcd static pod (move ${c.manifest} to ${c.stash})`, command: `mv ${c.manifest} ${c.stash}` }
+    : { summary: `stop ${(c as ContainerComponent).container} (restart policy off)`, command: `docker update --restart=no ${(c as ContainerComponent).container} && docker stop ${(c as ContainerComponent).container}` }
 
 function refuseVoterDown(host: string, id: string): never {
   throw new DrError({
@@ -40,11 +50,20 @@ function refuseVoterDown(host: string, id: string): never {
   })
 }
 
-/** The member name the host's etcd runs (or will run) as: its container's --name, else etcd-<host>. */
+/**
+ * The member name the host's etcd runs (or will run) as: its container's or manifest's --name, else (a container
+ * kept aside) that one's, else etcd-<host> (RKE's naming) or the host's name (kubeadm's: the node name).
+ */
 async function memberName(t: Transport, ctx: StepContext<unknown>, host: string): Promise<string> {
-  const c = (await etcdContainer(t, ctx.inv)) ?? (await newestKept(t, ctx.inv.etcd.container))
-  return (c && getFlag(processArgv(c), '--name')) || `etcd-${host}`
+  const comp = componentOf(ctx.inv, t, 'etcd')
+  const argv = (await comp.state())?.argv
+  if (argv) return getFlag(argv, '--name') || `etcd-${host}`
+  const c = comp instanceof ContainerComponent ? await newestKept(t, ctx.inv.etcd.container) : undefined
+  return (c && getFlag(processArgv(c), '--name')) || (comp instanceof StaticPodComponent ? host : `etcd-${host}`)
 }
+
+/** The component has a container running, or would run one (not stopped for good). */
+const live = (s: Awaited<ReturnType<Component['state']>>) => !!s && (!s.stopped || !!s.container?.State?.Running)
 
 async function dataDirUsed(t: Transport, dir: string): Promise<boolean> {
   return (await t.$`test -d ${`${dir}/member`}`.nothrow()).ok
@@ -93,13 +112,11 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
       if (joined(j)) return []
       if (j.listed && j.listed.name && !j.listed.isLearner) refuseVoterDown(host, hexId(j.listed.ID))
       const t = await ctx.conns.get(host)
-      const c = await etcdContainer(t, ctx.inv)
+      const comp = componentOf(ctx.inv, t, 'etcd')
       const dir = ctx.inv.etcd.dataDir
       const used = await dataDirUsed(t, dir)
       const changes: Change[] = []
-      if (c && (c.State?.Running || c.State?.Restarting || c.HostConfig.RestartPolicy?.Name !== 'no')) {
-        changes.push({ host, destructive: true, summary: `stop ${ctx.inv.etcd.container} (restart policy off)`, command: `docker update --restart=no ${ctx.inv.etcd.container} && docker stop ${ctx.inv.etcd.container}` })
-      }
+      if (live(await comp.state())) changes.push({ host, destructive: true, ...stopSummary(comp) })
       // A listed entry that does not answer may have received data before it stopped, and cannot take an empty data
       // dir: raft would wait for an index the new process never had. It goes, and is added again (learners do not
       // vote, so this never touches quorum).
@@ -109,9 +126,9 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
     },
     async apply(ctx) {
       const t = await ctx.conns.get(host)
-      const name = ctx.inv.etcd.container
       const dir = ctx.inv.etcd.dataDir
-      if (await etcdContainer(t, ctx.inv)) await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 10 ${name} >/dev/null`
+      const comp = componentOf(ctx.inv, t, 'etcd')
+      if (live(await comp.state())) await comp.stop(comp instanceof ContainerComponent ? { timeoutMs: 10_000 } : {})
       const j = await join(ctx)
       if (j.listed && !joined(j)) {
         if (j.listed.name && !j.listed.isLearner) refuseVoterDown(host, hexId(j.listed.ID))
@@ -128,8 +145,8 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
     async verify(ctx) {
       const t = await ctx.conns.get(host)
       if (await dataDirUsed(t, ctx.inv.etcd.dataDir)) throw unverified(host, `${ctx.inv.etcd.dataDir} on ${host} still holds a member`)
-      const c = await etcdContainer(t, ctx.inv)
-      if (c?.State?.Running) throw unverified(host, `${ctx.inv.etcd.container} on ${host} is still running`)
+      const s = await componentOf(ctx.inv, t, 'etcd').state()
+      if (s?.container?.State?.Running) throw unverified(host, `etcd on ${host} is still running (${s.where})`)
       const kept = (await t.$`ls -d ${ctx.inv.etcd.dataDir}.dr-* 2>/dev/null || true`.text()).split('\n').filter(Boolean)
       return kept.length ? `old data kept: ${kept.join(', ')}` : 'no old data on the host'
     },
@@ -137,20 +154,34 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
 
   const container: Step<F> = {
     id: `member-container-${host}`,
-    title: `Put an etcd container in place on ${host} (its own kept one, else a member's as a template)`,
+    title: `Put etcd in place on ${host}, not started (its own kept container or manifest, else a member's as a template)`,
     host,
     async check(ctx) {
       const t = await ctx.conns.get(host)
-      if (await etcdContainer(t, ctx.inv)) return []
+      const comp = componentOf(ctx.inv, t, 'etcd')
+      if (await comp.state()) return []
+      const j = await join(ctx)
+      if (comp instanceof StaticPodComponent) {
+        await requireCerts(t, ctx, host, await templateManifest(ctx, j.m.via, host).then((m) => manifestCerts(m.argv)))
+        return [{ host, summary: `write ${comp.stash} from ${j.m.via}'s ${comp.manifest} with ${j.m.via}'s name and address replaced by ${host}'s (not started: moved into ${comp.manifest} below)` }]
+      }
       const name = ctx.inv.etcd.container
       const kept = await newestKept(t, name)
       if (kept) return [{ host, summary: `rename ${kept.Name.replace(/^\//, '')} to ${name} (stopped, restart policy off)` }]
       await requireCerts(t, ctx, host)
-      const j = await join(ctx)
       return [{ host, summary: `create ${name} from ${j.m.via}'s ${name} with ${j.m.via}'s name, address and certificate paths replaced by ${host}'s (created stopped)` }]
     },
     async apply(ctx) {
       const t = await ctx.conns.get(host)
+      const comp = componentOf(ctx.inv, t, 'etcd')
+      if (await comp.state()) return
+      const j = await join(ctx)
+      if (comp instanceof StaticPodComponent) {
+        const m = await templateManifest(ctx, j.m.via, host)
+        await requireCerts(t, ctx, host, manifestCerts(m.argv))
+        await comp.installStopped(m.text)
+        return
+      }
       const name = ctx.inv.etcd.container
       const kept = await newestKept(t, name)
       if (kept) {
@@ -158,7 +189,6 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
         return
       }
       await requireCerts(t, ctx, host)
-      const j = await join(ctx)
       const st = await ctx.conns.get(j.m.via)
       const src = await etcdContainer(st, ctx.inv)
       if (!src) throw new DrError({ code: 'member.no-template', message: `there is no ${name} container on ${j.m.via} to use as a template`, host: j.m.via, hint: `create ${name} on ${host} by hand (as \`rke up\` would), then run again` })
@@ -177,9 +207,9 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
       }
     },
     async verify(ctx) {
-      const c = await etcdContainer(await ctx.conns.get(host), ctx.inv)
-      if (!c) throw unverified(host, `there is no ${ctx.inv.etcd.container} container on ${host}`)
-      return `${ctx.inv.etcd.container}: ${processArgv(c).slice(0, 1).join(' ')} (${c.Config.Image})`
+      const s = await (await etcdOf(ctx as StepContext<unknown>, host)).state()
+      if (!s) throw unverified(host, `there is no etcd ${ctx.inv.flavor === 'rke' ? 'container' : 'manifest'} on ${host}`)
+      return `${s.where}: ${s.argv.slice(0, 1).join(' ')} (${s.image})`
     },
   }
 
@@ -227,11 +257,11 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
     const name = await memberName(t, ctx as StepContext<unknown>, host)
     edit = { name, initialCluster: joinInitialCluster(j.m.members, { name, peerURL: peerUrlOf(ctx.inv, host) }) }
   }
-  const startInner = recreateStep<F>({
+  const startInner = reconfigureStep<F>({
     id: `member-start-${host}`,
     title: `Start etcd on ${host} with an empty data dir and --initial-cluster-state=existing`,
     host,
-    container: (inv) => inv.etcd.container,
+    component: 'etcd',
     edit: (_f, inv) => ({
       setArgs: {
         '--name': edit.name,
@@ -241,10 +271,12 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
         '--initial-advertise-peer-urls': peerUrlOf(inv, host),
       },
       removeArgs: ['--force-new-cluster'],
-      restartPolicy: { Name: 'always' },
+      // A container's own; a static pod has the kubelet's (always).
+      ...(componentKind(inv, host) === 'container' ? { restartPolicy: { Name: 'always' } } : {}),
     }),
-    async done(ctx, c) {
-      if (!c?.State?.Running || c.HostConfig.RestartPolicy?.Name !== 'always') return false
+    async done(ctx, s) {
+      // A static pod's restart policy is the kubelet's: always.
+      if (!s?.running || s.restartPolicy !== 'always') return false
       return joined(await join(ctx))
     },
     async after(ctx) {
@@ -342,9 +374,24 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
   ]
 }
 
-async function requireCerts(t: Transport, ctx: StepContext<unknown>, host: string) {
+/** A member's etcd manifest made into `host`'s: its name and address replaced (kubeadm's paths are the same on every host). */
+async function templateManifest(ctx: StepContext<unknown>, via: string, host: string): Promise<{ text: string; argv: string[] }> {
+  const src = componentOf(ctx.inv, await ctx.conns.get(via), 'etcd')
+  const text = src instanceof StaticPodComponent ? await src.text() : undefined
+  if (!text) {
+    throw new DrError({ code: 'member.no-template', message: `there is no etcd manifest on ${via} to use as a template`, host: via, exit: 'refused', hint: `write /etc/kubernetes/manifests/etcd.yaml on ${host} as kubeadm would (kubeadm join --control-plane), then run again` })
+  }
+  const out = manifestForHost(text, { name: via, address: ctx.inv.hosts[via].address }, { name: host, address: ctx.inv.hosts[host].address })
+  return { text: out, argv: manifestArgv(parseManifest(out, `${via}'s etcd manifest made for ${host}`, 'etcd')) }
+}
+
+/** The files an etcd process reads its TLS material from, as its flags name them. */
+export const manifestCerts = (argv: string[]) =>
+  ['--cert-file', '--key-file', '--trusted-ca-file', '--peer-cert-file', '--peer-key-file', '--peer-trusted-ca-file'].map((f) => getFlag(argv, f)).filter((x): x is string => !!x)
+
+async function requireCerts(t: Transport, ctx: StepContext<unknown>, host: string, extra: string[] = []) {
   const h = ctx.inv.hosts[host]
-  const files = [ctx.inv.etcd.caFile, ctx.inv.etcd.certFile, ctx.inv.etcd.keyFile].map((f) => hostPath(f, h))
+  const files = [...new Set([ctx.inv.etcd.caFile, ctx.inv.etcd.certFile, ctx.inv.etcd.keyFile].map((f) => hostPath(f, h)).concat(extra))]
   const missing: string[] = []
   for (const f of files) if (!(await t.$`test -f ${f}`.nothrow()).ok) missing.push(f)
   if (missing.length) {
@@ -353,7 +400,7 @@ async function requireCerts(t: Transport, ctx: StepContext<unknown>, host: strin
       message: `${host} lacks its etcd certificates: ${missing.join(', ')}`,
       host,
       exit: 'refused',
-      hint: 'put the member certificates in place first (RKE: `rke up` or `rke cert rotate` with the host in cluster.yml)',
+      hint: 'put the member certificates in place first (RKE: `rke up` or `rke cert rotate` with the host in cluster.yml; kubeadm: `kubeadm init phase certs etcd-server`, `etcd-peer`, `etcd-healthcheck-client` with the cluster\'s etcd CA)',
     })
   }
 }

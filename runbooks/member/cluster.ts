@@ -2,14 +2,13 @@
 // one of them lists exactly the members, and the whole-cluster verification a runbook ends with.
 import { DrError } from '../../src/core/error.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import { connectWithQuorum } from '../../src/etcd/membership.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
 import { hexId } from '../../src/etcd/learner.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 import { hostsWithRole } from '../../src/inventory/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
-import { tryInspect } from '../steps/containers.ts'
+import { componentOf } from '../steps/containers.ts'
 import type { Step } from '../../src/runbook/types.ts'
 import { isDrError } from '../../src/core/error.ts'
 
@@ -21,7 +20,7 @@ interface Ctx {
 export const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 
-/** Controlplane hosts that answer and run (or keep) a kube-apiserver container; the others are listed as skipped. */
+/** Controlplane hosts that answer and have a kube-apiserver (container, or manifest live or stopped); the others are listed as skipped. */
 export async function apiserverHosts(ctx: Ctx, exclude: string[] = []): Promise<{ hosts: string[]; skipped: string[] }> {
   const hosts: string[] = []
   const skipped: string[] = []
@@ -31,8 +30,9 @@ export async function apiserverHosts(ctx: Ctx, exclude: string[] = []): Promise<
       .map(async (h) => {
         try {
           const t = await ctx.conns.get(h.name)
-          if (await tryInspect(t, ctx.inv.kubernetes.apiserverContainer)) hosts.push(h.name)
-          else skipped.push(`${h.name} (no ${ctx.inv.kubernetes.apiserverContainer} container)`)
+          const c = componentOf(ctx.inv, t, 'kube-apiserver')
+          if (await c.state()) hosts.push(h.name)
+          else skipped.push(`${h.name} (no kube-apiserver ${c.kind === 'container' ? `container ${ctx.inv.kubernetes.apiserverContainer}` : 'static pod'})`)
         } catch (e) {
           // A host that cannot be reached has no apiserver to repoint now; the plan says so.
           skipped.push(`${h.name} (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`)
@@ -48,12 +48,12 @@ export async function apiserverHosts(ctx: Ctx, exclude: string[] = []): Promise<
 export async function verifyEtcdServers(ctx: Ctx, hosts: string[], urls: string[]): Promise<string[]> {
   const out: string[] = []
   for (const h of hosts) {
-    const c = await tryInspect(await ctx.conns.get(h), ctx.inv.kubernetes.apiserverContainer)
-    const servers = c ? etcdServersOf(processArgv(c)) : []
-    if (!c || !sameSet(servers, urls) || !c.State?.Running) {
+    const s = await componentOf(ctx.inv, await ctx.conns.get(h), 'kube-apiserver').state()
+    const servers = s ? etcdServersOf(s.argv) : []
+    if (!s || !sameSet(servers, urls) || !s.running) {
       throw new DrError({
         code: 'member.unverified',
-        message: `kube-apiserver on ${h} ${c ? `${c.State?.Running ? 'runs' : 'is stopped'} with --etcd-servers=${servers.join(',')}` : 'does not exist'}; want ${urls.join(',')}`,
+        message: `kube-apiserver on ${h} ${s ? `${s.running ? 'runs' : 'is not running'} with --etcd-servers=${servers.join(',')}` : 'does not exist'}; want ${urls.join(',')}`,
         host: h,
         exit: 'unverified',
         hint: 'run again: the apiserver steps resume',

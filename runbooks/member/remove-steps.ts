@@ -1,12 +1,14 @@
 // The steps that take one member out of the cluster without breaking quorum: `member remove` through a member with
 // quorum (refused when the members left would not have a healthy quorum, or when it is the only healthy one), then
-// its etcd stopped and kept aside with its data, so it cannot come back by itself. Nothing is deleted.
+// its etcd stopped and kept aside with its data, so it cannot come back by itself (RKE: the container renamed
+// etcd-removed-<time>; kubeadm: the manifest moved to /etc/kubernetes/dr/stopped/). Nothing is deleted.
 import { DrError } from '../../src/core/error.ts'
 import { connectWithQuorum, selfView, type Membership } from '../../src/etcd/membership.ts'
 import { hexId, memberOfHost, removeVerdict, sameId, type MemberHealth } from '../../src/etcd/learner.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 import type { Change, Step, StepContext } from '../../src/runbook/types.ts'
-import { etcdContainer } from '../steps/containers.ts'
+import { ContainerComponent, StaticPodComponent } from '../../src/component/index.ts'
+import { componentOf } from '../steps/containers.ts'
 import { candidatesFor } from './view.ts'
 import { readMembership } from '../../src/etcd/membership.ts'
 
@@ -79,33 +81,51 @@ export function memberRemoveSteps<F>(host: string, opts: MemberRemoveOptions = {
 
   const retire: Step<F> = {
     id: `member-retire-${host}`,
-    title: `Stop etcd on ${host} and keep it and its data aside (renamed, never deleted)`,
+    title: `Stop etcd on ${host} and keep it and its data aside (stopped and kept, never deleted)`,
     host,
     destructive: true,
     async check(ctx) {
       const t = await ctx.conns.get(host)
-      const name = ctx.inv.etcd.container
+      const comp = componentOf(ctx.inv, t, 'etcd')
+      const s = await comp.state()
       const dir = ctx.inv.etcd.dataDir
       const changes: Change[] = []
-      if (await etcdContainer(t, ctx.inv)) changes.push({ host, destructive: true, summary: `stop ${name} (restart policy off) and rename it ${name}-removed-<time>` })
+      if (comp instanceof ContainerComponent) {
+        if (s) changes.push({ host, destructive: true, summary: `stop ${comp.container} (restart policy off) and rename it ${comp.container}-removed-<time>` })
+      } else if (comp instanceof StaticPodComponent && s && (!s.stopped || s.container?.State?.Running)) {
+        changes.push({ host, destructive: true, summary: `stop the etcd static pod: move ${comp.manifest} to ${comp.stash} (kept there)` })
+      }
       if ((await t.$`test -d ${`${dir}/member`}`.nothrow()).ok) changes.push({ host, destructive: true, summary: `move ${dir} to ${dir}.dr-removed-<time>` })
       return changes
     },
     async apply(ctx) {
       const t = await ctx.conns.get(host)
-      const name = ctx.inv.etcd.container
+      const comp = componentOf(ctx.inv, t, 'etcd')
       const dir = ctx.inv.etcd.dataDir
       const tag = tagNow()
-      if (await etcdContainer(t, ctx.inv)) {
-        await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 10 ${name} >/dev/null && docker rename ${name} ${`${name}-removed-${tag}`}`
+      const s = await comp.state()
+      if (comp instanceof ContainerComponent) {
+        if (s) {
+          await comp.stop({ timeoutMs: 10_000 })
+          await t.$`docker rename ${comp.container} ${`${comp.container}-removed-${tag}`}`
+        }
+      } else if (s) {
+        await comp.stop()
       }
       await t.$`if [ -d ${`${dir}/member`} ]; then mv ${dir} ${`${dir}.dr-removed-${tag}`}; fi`
     },
     async verify(ctx) {
       const t = await ctx.conns.get(host)
-      if (await etcdContainer(t, ctx.inv)) throw new DrError({ code: 'member.unverified', message: `${ctx.inv.etcd.container} still exists on ${host}`, host, exit: 'unverified' })
-      const kept = await t.$`docker ps -a --format {{.Names}}`.text()
-      return `kept: ${kept.split('\n').filter((n) => n.startsWith(`${ctx.inv.etcd.container}-removed-`)).join(', ')}`
+      const comp = componentOf(ctx.inv, t, 'etcd')
+      const s = await comp.state()
+      if (comp instanceof ContainerComponent) {
+        if (s) throw new DrError({ code: 'member.unverified', message: `${comp.container} still exists on ${host}`, host, exit: 'unverified' })
+        const kept = await t.$`docker ps -a --format {{.Names}}`.text()
+        return `kept: ${kept.split('\n').filter((n) => n.startsWith(`${comp.container}-removed-`)).join(', ')}`
+      }
+      if (s && (!s.stopped || s.container?.State?.Running)) throw new DrError({ code: 'member.unverified', message: `etcd still runs on ${host} (${s.where})`, host, exit: 'unverified' })
+      const data = (await t.$`ls -d ${ctx.inv.etcd.dataDir}.dr-removed-* 2>/dev/null || true`.text()).split('\n').filter(Boolean)
+      return `kept: ${s ? s.where : 'no manifest'}${data.length ? `, ${data.join(', ')}` : ''}`
     },
   }
   return [remove, retire]

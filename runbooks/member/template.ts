@@ -1,6 +1,8 @@
 // Where a joining member's etcd container comes from. On RKE there is no recipe on the host, only containers: the
 // host's own earlier etcd (kept by a fence, a re-creation or a removal) if there is one, else a surviving member's
-// container with that member's name, addresses and certificate paths replaced by the joining host's.
+// container with that member's name, addresses and certificate paths replaced by the joining host's. On kubeadm
+// the recipe is the manifest: the host's own (live, or stashed by a stop) if there is one, else a member's with
+// its name and address replaced.
 import type { ContainerInspect } from '../../src/container/inspect.ts'
 import { inspectContainer } from '../../src/container/inspect.ts'
 import type { Transport } from '../../src/transport/types.ts'
@@ -50,6 +52,9 @@ export function containerForHost(src: ContainerInspect, from: HostIdentity, to: 
     HostConfig: { ...src.HostConfig, Binds: subs(src.HostConfig.Binds) ?? src.HostConfig.Binds, RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
   } as ContainerInspect
 }
+
+/** A member's static-pod manifest (text) made into another host's (pure): every name and address replaced, nothing else. */
+export const manifestForHost = (text: string, from: HostIdentity, to: HostIdentity): string => substituteIdentity(text, from, to)
 
 /** The host's newest kept etcd container (fenced, old or removed), if any. */
 export async function newestKept(t: Transport, etcd: string): Promise<ContainerInspect | undefined> {

@@ -51,6 +51,23 @@ export class StaticPodComponent implements Component {
     return stashed === undefined ? undefined : { file: this.stash, text: stashed, stopped: true }
   }
 
+  /** The manifest's text (the live one, else the stashed one while stopped); undefined when neither exists. */
+  async text(): Promise<string | undefined> {
+    return (await this.current())?.text
+  }
+
+  /**
+   * Install a manifest that does not run yet: written atomically to the stash (as if stopped), so start() or
+   * reconfigure() moves it into the manifests directory. Refused when the host already has a manifest.
+   */
+  async installStopped(text: string): Promise<void> {
+    if (await this.current()) {
+      throw new DrError({ code: 'component.exists', message: `${this.host} already has a ${this.name} manifest`, host: this.host, hint: `look at ${this.manifest} and ${this.stash}` })
+    }
+    parseManifest(text, `the new ${this.name} manifest for ${this.host}`, this.name)
+    await writeAtomic(this.t, this.stash, text, this.drDir)
+  }
+
   /** The pod's containers for this component, newest first (docker runtime). */
   async containers(): Promise<ContainerInspect[]> {
     const ids = await this.t.$.with({ timeoutMs: 20_000, doing: `list the ${this.name} pod's containers` })`docker ps -a -q --no-trunc --filter ${`label=io.kubernetes.container.name=${this.name}`} --filter label=io.kubernetes.pod.namespace=kube-system`.text()

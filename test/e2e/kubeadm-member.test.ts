@@ -1,0 +1,95 @@
+// dr member and dr backup restore on the kubeadm flavor (static pods run by the lab's kubelet stand-in), checked
+// from outside dr: etcdctl inside the node's etcd container, the manifests on disk, the containers the agent runs.
+// remove master3 (its manifest moved out, its data kept aside, every apiserver repointed), add it back (learner,
+// caught up, promoted, with an empty data dir and --initial-cluster-state=existing), a second add has nothing to
+// do; then every member's data is lost and `dr backup restore` brings the backup's keys back, and only those.
+import t from 'tap'
+import { TestLab } from '../helpers/lab.ts'
+
+const lab = new TestLab('e2e-kadm-mb', ['--flavor', 'kubeadm', '--workers', '0'])
+const PKI = '/etc/kubernetes/pki'
+const MASTERS = ['master1', 'master2', 'master3']
+const running = (name: string) => `$(docker ps -q --filter label=io.kubernetes.container.name=${name} --filter status=running | head -n1)`
+const etcdctl = (node: string, args: string) =>
+  lab.sh(node, `docker exec "${running('etcd')}" etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/server.crt --key=${PKI}/etcd/server.key ${args}`)
+const members = async (via: string) =>
+  (JSON.parse(await etcdctl(via, 'member list -w json')).members as Array<{ name: string; peerURLs: string[]; isLearner?: boolean }>)
+const manifest = (node: string, name: string) => lab.sh(node, `cat /etc/kubernetes/manifests/${name}.yaml`)
+const flag = (text: string, f: string) => new RegExp(`^\\s*- ${f}=(.*)$`, 'm').exec(text)?.[1]
+const urls = (...nodes: string[]) => nodes.map((n) => `https://${lab.address(n)}:2379`).sort()
+/** --etcd-servers of the apiserver's manifest on disk, and of the container the agent runs from it. */
+const etcdServers = async (node: string) => {
+  const disk = (flag(await manifest(node, 'kube-apiserver'), '--etcd-servers') ?? '').split(',').sort()
+  const args = JSON.parse(await lab.sh(node, `docker inspect -f '{{json .Args}}' "${running('kube-apiserver')}"`)) as string[]
+  const live = (args.find((a) => a.startsWith('--etcd-servers='))?.slice('--etcd-servers='.length) ?? '').split(',').sort()
+  return { disk, live }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+t.before(async () => {
+  await lab.fresh()
+  await etcdctl('master1', 'put /registry/e2e-kadm/before yes')
+})
+t.teardown(() => lab.down())
+
+t.test('member remove master3: apiservers repointed, member removed, its static pod stopped and its data kept', async (t) => {
+  const r = await lab.dr(['member', 'remove', 'master3', '--yes', '--json'], { timeoutMs: 600_000 })
+  t.equal(r.code, 0, r.stderr.slice(-3000))
+  t.same((await members('master1')).map((m) => m.name).sort(), ['master1', 'master2'])
+  t.equal((await lab.sh('master3', 'ls -A /etc/kubernetes/manifests')).trim(), 'kube-apiserver.yaml', "etcd's manifest moved out of the manifests dir")
+  t.match(await lab.sh('master3', 'cat /etc/kubernetes/dr/stopped/etcd.yaml'), /--name=master3/, 'and kept in /etc/kubernetes/dr/stopped')
+  t.notOk(/^k8s_etcd_\S+ running$/m.test(await lab.sh('master3', "docker ps -a --format '{{.Names}} {{.State}}'")), 'no etcd container runs on master3')
+  t.match(await lab.sh('master3', 'ls -d /var/lib/etcd.dr-removed-*'), /dr-removed-/, 'its data kept aside')
+  for (const n of MASTERS) t.same(await etcdServers(n), { disk: urls('master1', 'master2'), live: urls('master1', 'master2') }, `${n}'s apiserver (manifest and container)`)
+})
+
+t.test('member add master3: a learner with an empty data dir, caught up, promoted; a second run has nothing to do', async (t) => {
+  const r = await lab.dr(['member', 'add', 'master3', '--yes', '--json'], { timeoutMs: 600_000 })
+  t.equal(r.code, 0, r.stderr.slice(-3000))
+  const steps = r.json().steps as Array<{ id: string; outcome: string; evidence?: string }>
+  t.match(steps.find((s) => s.id === 'member-add-learner-master3')?.evidence, /\(learner\)/, 'added as a learner')
+  t.equal(steps.find((s) => s.id === 'member-promote-master3')?.outcome, 'done', 'then promoted')
+  const list = await members('master1')
+  t.same(list.map((m) => m.name).sort(), MASTERS)
+  t.notOk(list.some((m) => m.isLearner), 'no learner left')
+  const etcd = await manifest('master3', 'etcd')
+  t.equal(flag(etcd, '--initial-cluster-state'), 'existing')
+  t.same(flag(etcd, '--initial-cluster')?.split(',').sort(), MASTERS.map((n) => `${n}=https://${lab.address(n)}:2380`))
+  t.equal((await lab.sh('master3', 'ls /etc/kubernetes/dr/stopped/ 2>/dev/null || true')).trim(), '', 'nothing left stopped')
+  t.equal((await etcdctl('master3', 'get /registry/e2e-kadm/before --print-value-only')).trim(), 'yes', 'master3 serves the data')
+  for (const n of MASTERS) t.same(await etcdServers(n), { disk: urls(...MASTERS), live: urls(...MASTERS) }, `${n}'s apiserver (manifest and container)`)
+
+  const again = await lab.dr(['member', 'add', 'master3', '--yes', '--json'], { timeoutMs: 300_000 })
+  t.equal(again.code, 0, again.stderr.slice(-2000))
+  t.equal(again.json().status, 'nothing-to-do', 'a second run has nothing to do')
+})
+
+t.test('backup restore: every member lost, the backup brings its keys back and only those', async (t) => {
+  await etcdctl('master1', 'put /registry/e2e-kadm/pre in-backup')
+  const b = await lab.dr(['backup', 'now', '--json'], { timeoutMs: 300_000 })
+  t.equal(b.code, 0, b.stderr.slice(-2000))
+  const id = b.json().id as string
+  await etcdctl('master1', 'put /registry/e2e-kadm/post after-backup')
+  // Every member's disk lost: the data dir's member/ is gone (a file in its place, so etcd cannot start afresh),
+  // then each etcd is killed; the kubelet restarts it and it crash-loops.
+  for (const n of MASTERS) await lab.sh(n, 'rm -rf /var/lib/etcd/member && touch /var/lib/etcd/member')
+  for (const n of MASTERS) await lab.sh(n, `docker kill "${running('etcd')}" >/dev/null`)
+  await sleep(3000)
+  const s = await lab.dr(['status', '--json'])
+  t.equal(s.json().verdict.hasQuorum, false, 'no quorum before the restore')
+
+  const r = await lab.dr(['backup', 'restore', id, '--yes', '--json'], { timeoutMs: 600_000 })
+  t.equal(r.code, 0, r.stderr.slice(-3000))
+  const token = flag(await manifest('master1', 'etcd'), '--initial-cluster-token')
+  t.match(token, /^dr-restore-/, 'etcd runs with the fresh token (manifest on disk)')
+  for (const n of MASTERS) {
+    t.equal(flag(await manifest(n, 'etcd'), '--initial-cluster-token'), token, `${n}: same token`)
+    t.match(await lab.sh(n, 'ls -d /var/lib/etcd.dr-before-restore-*'), /dr-before-restore-/, `${n}: old data kept aside`)
+  }
+  t.same((await members('master2')).map((m) => m.name).sort(), MASTERS)
+  t.equal((await etcdctl('master3', 'get /registry/e2e-kadm/pre --print-value-only')).trim(), 'in-backup', 'written before the backup: there')
+  t.equal((await etcdctl('master3', 'get /registry/e2e-kadm/before --print-value-only')).trim(), 'yes')
+  t.equal((await etcdctl('master3', 'get /registry/e2e-kadm/post --print-value-only')).trim(), '', 'written after it: gone')
+  await etcdctl('master2', 'put /registry/e2e-kadm/after-restore ok')
+  t.equal((await etcdctl('master1', 'get /registry/e2e-kadm/after-restore --print-value-only')).trim(), 'ok', 'quorum: a write through one member is read through another')
+})
