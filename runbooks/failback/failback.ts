@@ -19,6 +19,7 @@ import { componentOf } from '../steps/containers.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
 import { etcdServersOf, patient, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
 import { adaptStep, apiserverReturnStep, liftFenceStep, nodesReturnStep } from './steps.ts'
+import { keepsKubeadmConfig, kubeadmConfigStep } from '../member/kubeadm-config.ts'
 
 type FenceFacts = Awaited<ReturnType<typeof fence.assess>>
 
@@ -39,6 +40,8 @@ export interface FailbackFacts {
   urls: string[]
   /** An apiserver outside the site to talk to Kubernetes through. */
   via: string
+  /** kubeadm: keep the kubeadm-config ConfigMap's ClusterStatus in step with the members. */
+  kubeadmConfig?: boolean
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
@@ -88,7 +91,7 @@ export const failback: Runbook<FailbackFacts> = {
     const fenceFacts = toFence.length ? await fence.assess({ ...ctx, options: { site } }) : undefined
     const toAdd = etcdHosts.filter((h) => etcdStates[h] !== 'voter')
     const via = controlplanes.find((h) => !siteHosts.includes(h)) ?? controlplanes[0]
-    return { site, membership, etcdStates, toFence, fence: fenceFacts, toAdd, siteHosts, siteControlplanes, controlplanes, urls, via }
+    return { site, membership, etcdStates, toFence, fence: fenceFacts, toAdd, siteHosts, siteControlplanes, controlplanes, urls, via, kubeadmConfig: keepsKubeadmConfig(inv) }
   },
 
   describe(f) {
@@ -112,6 +115,7 @@ export const failback: Runbook<FailbackFacts> = {
     steps.push(...f.siteControlplanes.map((h) => apiserverReturnStep<FailbackFacts>(h)))
     steps.push(...apiserverSteps<FailbackFacts>(f.controlplanes, () => f.urls).map((s) => patient(s)))
     if (f.via) steps.push(nodesReturnStep<FailbackFacts>(f.site, f.siteHosts, f.via))
+    if (f.via && f.kubeadmConfig) steps.push(kubeadmConfigStep<FailbackFacts>(f.via, Object.keys(f.etcdStates)))
     steps.push(...f.siteHosts.filter((h) => f.toFence.includes(h) || f.toAdd.includes(h) || f.siteControlplanes.includes(h)).map((h) => liftFenceStep<FailbackFacts>(h)))
     return steps
   },

@@ -160,8 +160,8 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
       const t = await ctx.conns.get(host)
       const comp = componentOf(ctx.inv, t, 'etcd')
       if (await comp.state()) return []
-      const j = await join(ctx)
       if (comp instanceof StaticPodComponent) {
+        const j = await join(ctx)
         await requireCerts(t, ctx, host, await templateManifest(ctx, j.m.via, host).then((m) => manifestCerts(m.argv)))
         return [{ host, summary: `write ${comp.stash} from ${j.m.via}'s ${comp.manifest} with ${j.m.via}'s name and address replaced by ${host}'s (not started: moved into ${comp.manifest} below)` }]
       }
@@ -169,14 +169,15 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
       const kept = await newestKept(t, name)
       if (kept) return [{ host, summary: `rename ${kept.Name.replace(/^\//, '')} to ${name} (stopped, restart policy off)` }]
       await requireCerts(t, ctx, host)
+      const j = await join(ctx)
       return [{ host, summary: `create ${name} from ${j.m.via}'s ${name} with ${j.m.via}'s name, address and certificate paths replaced by ${host}'s (created stopped)` }]
     },
     async apply(ctx) {
       const t = await ctx.conns.get(host)
       const comp = componentOf(ctx.inv, t, 'etcd')
       if (await comp.state()) return
-      const j = await join(ctx)
       if (comp instanceof StaticPodComponent) {
+        const j = await join(ctx)
         const m = await templateManifest(ctx, j.m.via, host)
         await requireCerts(t, ctx, host, manifestCerts(m.argv))
         await comp.installStopped(m.text)
@@ -189,6 +190,7 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
         return
       }
       await requireCerts(t, ctx, host)
+      const j = await join(ctx)
       const st = await ctx.conns.get(j.m.via)
       const src = await etcdContainer(st, ctx.inv)
       if (!src) throw new DrError({ code: 'member.no-template', message: `there is no ${name} container on ${j.m.via} to use as a template`, host: j.m.via, hint: `create ${name} on ${host} by hand (as \`rke up\` would), then run again` })

@@ -12,6 +12,7 @@ import { apiserverHosts, patient, verifyEtcdServers, verifyMembers } from './clu
 import { moveNodeStep } from './node.ts'
 import { memberHealth, memberRemoveSteps, refuseRemoval } from './remove-steps.ts'
 import { hostJoin, votingClientUrls } from './view.ts'
+import { keepsKubeadmConfig, kubeadmConfigStep } from './kubeadm-config.ts'
 
 export interface MemberFacts {
   host: string
@@ -27,6 +28,16 @@ export interface MemberFacts {
   urls: string[]
   /** Hosts to reach the cluster through (member replace: every etcd host but the old one). */
   via?: string[]
+  /** kubeadm: keep the kubeadm-config ConfigMap's ClusterStatus in step with the members (reached through these etcd hosts). */
+  kubeadmConfig?: string[]
+}
+
+/** The etcd hosts to read the members through for kubeadm's ClusterStatus; undefined where there is none to keep. */
+const kubeadmConfigVia = (inv: Inventory, without: string[] = []) =>
+  keepsKubeadmConfig(inv) ? hostsWithRole(inv, 'etcd').map((h) => h.name).filter((h) => !without.includes(h)) : undefined
+
+function withKubeadmConfig(steps: Step<MemberFacts>[], f: MemberFacts): Step<MemberFacts>[] {
+  return f.kubeadmConfig && f.apiservers[0] ? [...steps, kubeadmConfigStep<MemberFacts>(f.apiservers[0], f.kubeadmConfig)] : steps
 }
 
 function requireEtcdHost(inv: Inventory, host: string, what: string) {
@@ -69,6 +80,7 @@ export const memberAdd: Runbook<MemberFacts> = {
       apiservers: hosts,
       skippedApiservers: skipped,
       urls: votingClientUrls(ctx.inv, j.m.members, [host]),
+      kubeadmConfig: kubeadmConfigVia(ctx.inv),
     }
   },
   describe(f) {
@@ -81,7 +93,7 @@ export const memberAdd: Runbook<MemberFacts> = {
     ]
   },
   steps(f) {
-    return [...memberAddSteps<MemberFacts>(f.host), ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s))]
+    return withKubeadmConfig([...memberAddSteps<MemberFacts>(f.host), ...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s))], f)
   },
   async finalVerify(ctx) {
     const f = ctx.facts
@@ -102,7 +114,7 @@ export const memberRemove: Runbook<MemberFacts> = {
     }
     const up = await reachable(ctx, host)
     const { hosts, skipped } = await apiserverHosts(ctx)
-    return { host, membership: j.m, state: j.state, reachable: up, apiservers: hosts, skippedApiservers: skipped, urls: votingClientUrls(ctx.inv, j.m.members, [], [host]) }
+    return { host, membership: j.m, state: j.state, reachable: up, apiservers: hosts, skippedApiservers: skipped, urls: votingClientUrls(ctx.inv, j.m.members, [], [host]), kubeadmConfig: kubeadmConfigVia(ctx.inv, [host]) }
   },
   describe(f) {
     return [
@@ -113,7 +125,7 @@ export const memberRemove: Runbook<MemberFacts> = {
     ]
   },
   steps(f) {
-    return [...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s)), ...memberRemoveSteps<MemberFacts>(f.host, { retire: f.reachable })]
+    return withKubeadmConfig([...apiserverSteps<MemberFacts>(f.apiservers, () => f.urls).map((s) => patient(s)), ...memberRemoveSteps<MemberFacts>(f.host, { retire: f.reachable })], f)
   },
   async finalVerify(ctx) {
     const f = ctx.facts
@@ -140,7 +152,7 @@ export const memberReplace: Runbook<MemberFacts> = {
     const urls = votingClientUrls(ctx.inv, j.m.members, [newHost], [host])
     const s = await selfView(ctx.conns, ctx.inv, host)
     const via = hostsWithRole(ctx.inv, 'etcd').map((h) => h.name).filter((h) => h !== host && h !== newHost)
-    return { host, newHost, membership: j.m, state: j.state, reachable: up && s.answers, apiservers: hosts, skippedApiservers: skipped, urls, via }
+    return { host, newHost, membership: j.m, state: j.state, reachable: up && s.answers, apiservers: hosts, skippedApiservers: skipped, urls, via, kubeadmConfig: kubeadmConfigVia(ctx.inv, [host]) }
   },
   describe(f) {
     return [
@@ -159,7 +171,7 @@ export const memberReplace: Runbook<MemberFacts> = {
     ]
     const via = f.apiservers[0]
     if (via) steps.push(moveNodeStep<MemberFacts>(f.host, f.newHost!, via))
-    return steps
+    return withKubeadmConfig(steps, f)
   },
   async finalVerify(ctx) {
     const f = ctx.facts

@@ -6,6 +6,8 @@
 import type { ContainerInspect } from '../../src/container/inspect.ts'
 import { inspectContainer } from '../../src/container/inspect.ts'
 import type { Transport } from '../../src/transport/types.ts'
+import { getFlag } from '../../src/container/command-flags.ts'
+import { editManifestFlags, manifestArgv, parseManifest, renderManifest } from '../../src/component/manifest.ts'
 
 export interface HostIdentity {
   /** Inventory name (master3). */
@@ -53,8 +55,20 @@ export function containerForHost(src: ContainerInspect, from: HostIdentity, to: 
   } as ContainerInspect
 }
 
-/** A member's static-pod manifest (text) made into another host's (pure): every name and address replaced, nothing else. */
-export const manifestForHost = (text: string, from: HostIdentity, to: HostIdentity): string => substituteIdentity(text, from, to)
+/**
+ * A member's etcd static-pod manifest (text) made into another host's (pure): every name and address replaced,
+ * nothing else. A member name that is neither the inventory name nor made of the address (kubeadm names members by
+ * node name) becomes the joining host's inventory name: the new member must not carry the template's.
+ */
+export function manifestForHost(text: string, from: HostIdentity, to: HostIdentity): string {
+  const out = substituteIdentity(text, from, to)
+  const nameOf = (t: string) => getFlag(manifestArgv(parseManifest(t, 'the etcd manifest', 'etcd')), '--name')
+  const srcName = nameOf(text)
+  if (!srcName || nameOf(out) !== srcName) return out
+  const m = parseManifest(out, 'the etcd manifest', 'etcd')
+  editManifestFlags(m, { setArgs: { '--name': to.name } })
+  return renderManifest(m)
+}
 
 /** The host's newest kept etcd container (fenced, old or removed), if any. */
 export async function newestKept(t: Transport, etcd: string): Promise<ContainerInspect | undefined> {

@@ -35,6 +35,8 @@ t.teardown(() => lab.down())
 t.test('member remove master3: apiservers repointed, member removed, its static pod stopped and its data kept', async (t) => {
   const r = await lab.dr(['member', 'remove', 'master3', '--yes', '--json'], { timeoutMs: 600_000 })
   t.equal(r.code, 0, r.stderr.slice(-3000))
+  // The lab's Kubernetes stand-in has no ConfigMaps: kubeadm's ClusterStatus step runs and finds nothing to keep.
+  t.equal(r.json().steps.find((s: { id: string }) => s.id === 'kubeadm-config-cluster-status')?.outcome, 'nothing-to-do')
   t.same((await members('master1')).map((m) => m.name).sort(), ['master1', 'master2'])
   t.equal((await lab.sh('master3', 'ls -A /etc/kubernetes/manifests')).trim(), 'kube-apiserver.yaml', "etcd's manifest moved out of the manifests dir")
   t.match(await lab.sh('master3', 'cat /etc/kubernetes/dr/stopped/etcd.yaml'), /--name=master3/, 'and kept in /etc/kubernetes/dr/stopped')
@@ -43,16 +45,32 @@ t.test('member remove master3: apiservers repointed, member removed, its static 
   for (const n of MASTERS) t.same(await etcdServers(n), { disk: urls('master1', 'master2'), live: urls('master1', 'master2') }, `${n}'s apiserver (manifest and container)`)
 })
 
-t.test('member add master3: a learner with an empty data dir, caught up, promoted; a second run has nothing to do', async (t) => {
+t.test('member add master3 as a fresh host: its manifest from a member\'s, a learner with an empty data dir, caught up, promoted; a second run has nothing to do', async (t) => {
+  // No etcd manifest left at all (as on a rebuilt host): dr makes it from a member's, with master3's name and address.
+  await lab.sh('master3', 'mv /etc/kubernetes/dr/stopped/etcd.yaml /root/etcd.yaml.removed')
+  const plan = await lab.dr(['member', 'add', 'master3', '--plan', '--json'], { timeoutMs: 300_000 })
+  t.equal(plan.code, 0, plan.stderr.slice(-2000))
+  const planned = plan.json().steps as Array<{ id: string; changes: Array<{ summary: string }> }>
+  t.match(planned.find((s) => s.id === 'member-container-master3')?.changes[0]?.summary, /^write \/etc\/kubernetes\/dr\/stopped\/etcd\.yaml from master[12]'s/, "planned: made from a member's manifest")
+  t.equal((await lab.sh('master3', 'ls /etc/kubernetes/dr/stopped/')).trim(), '', '--plan changes nothing')
+  // Killed once its manifest is written (not started), and once the learner runs: each run resumes.
+  for (const step of ['member-container-master3', 'member-start-master3']) {
+    const k = await lab.dr(['member', 'add', 'master3', '--yes'], { timeoutMs: 600_000, env: { DR_TEST_CRASH_AFTER_STEP: step } })
+    t.equal(k.signal, 'SIGKILL', `killed after ${step}`, { stderr: k.stderr.slice(-2000) })
+  }
+  t.match(await lab.sh('master3', 'cat /etc/kubernetes/manifests/etcd.yaml'), /--initial-cluster-state=existing/, 'the learner runs from its new manifest')
+  t.equal((await members('master1')).find((m) => m.name === 'master3')?.isLearner, true, 'master3 is a started learner, not yet promoted')
   const r = await lab.dr(['member', 'add', 'master3', '--yes', '--json'], { timeoutMs: 600_000 })
   t.equal(r.code, 0, r.stderr.slice(-3000))
-  const steps = r.json().steps as Array<{ id: string; outcome: string; evidence?: string }>
-  t.match(steps.find((s) => s.id === 'member-add-learner-master3')?.evidence, /\(learner\)/, 'added as a learner')
+  const steps = r.json().steps as Array<{ id: string; outcome: string; evidence?: string; changes: Array<{ summary: string }> }>
+  t.equal(steps.find((s) => s.id === 'member-start-master3')?.outcome, 'nothing-to-do', 'resumed after the learner was started')
   t.equal(steps.find((s) => s.id === 'member-promote-master3')?.outcome, 'done', 'then promoted')
   const list = await members('master1')
   t.same(list.map((m) => m.name).sort(), MASTERS)
   t.notOk(list.some((m) => m.isLearner), 'no learner left')
   const etcd = await manifest('master3', 'etcd')
+  t.equal(flag(etcd, '--name'), 'master3')
+  t.equal(flag(etcd, '--listen-peer-urls'), `https://${lab.address('master3')}:2380`)
   t.equal(flag(etcd, '--initial-cluster-state'), 'existing')
   t.same(flag(etcd, '--initial-cluster')?.split(',').sort(), MASTERS.map((n) => `${n}=https://${lab.address(n)}:2380`))
   t.equal((await lab.sh('master3', 'ls /etc/kubernetes/dr/stopped/ 2>/dev/null || true')).trim(), '', 'nothing left stopped')
