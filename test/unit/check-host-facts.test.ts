@@ -72,3 +72,20 @@ t.test('df and ss parsed from their own output (header, wrapped device name, ss 
   t.match(f.df, { filesystem: '/dev/mapper/vg0-a-very-long-logical-volume-name', sizeBytes: 270553174016, availBytes: 76436611072, usedPercent: 30, mount: '/var/lib/etcd' })
   t.same(f.listening, [22, 2379, 6443])
 })
+
+t.test('a static pod with no running attempt: the container check shows its newest attempt and points at the kubelet', async (t) => {
+  const inv = await loadInventory(path.join(import.meta.dirname, '../fixtures/inventory/good/full.yaml'), { warn: () => {} })
+  const h = Object.values(inv.hosts).find((x) => x.roles.includes('etcd') && x.roles.includes('controlplane'))!
+  const kubeadm = { ...inv, flavor: 'kubeadm' as const }
+  const f = parseFacts(`@@time\n1764628000123456789\n${raw}`, 1764628000000, 1764628000200)
+  // docker ps -a lists the newest first.
+  f.containers = [
+    { id: 'b'.repeat(64), name: 'k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_1', state: 'exited', status: 'Exited (1) 5 seconds ago', image: 'x' },
+    { id: 'a'.repeat(64), name: 'k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_0', state: 'exited', status: 'Exited (0) 6 seconds ago', image: 'x' },
+    { id: 'c'.repeat(64), name: 'k8s_etcd_etcd-m1_kube-system_u2_0', state: 'running', status: 'Up 2 minutes', image: 'x' },
+  ]
+  const rs = hostChecks(kubeadm, h, f, 23).filter((r) => r.check === 'container')
+  t.same(rs.map((r) => r.status), ['ok', 'fail'], 'etcd ok, kube-apiserver failed; no kubelet container expected')
+  t.match(rs[1].message, /^kube-apiserver is exited \(Exited \(1\) 5 seconds ago\): k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_1$/)
+  t.match(rs[1].fix, /the kubelet starts the next attempt by itself; when it does not, its log says why/)
+})
