@@ -97,7 +97,7 @@ export function kubeChecks(inv: Inventory, c: ClusterReport, hosts: HostReport[]
   const out: CheckResult[] = []
   for (const [h, r] of Object.entries(c.readyz)) {
     if (r.status === 200) out.push(ok('kubernetes', 'apiserver-ready', h, '/readyz ok'))
-    else out.push(problem('fail', 'kubernetes', 'apiserver-ready', h, `/readyz ${r.status || 'unreachable'}: ${r.body.split('\n').filter((l) => l.includes('[-]') || l.length < 120).slice(0, 3).join(' ')}`, `docker logs --tail 50 ${inv.kubernetes.apiserverContainer} on ${h}; dr doctor`))
+    else out.push(problem('fail', 'kubernetes', 'apiserver-ready', h, `/readyz ${r.status || 'unreachable'}: ${r.body.split('\n').filter((l) => l.includes('[-]') || l.length < 120).slice(0, 3).join(' ')}`, `${inv.flavor === 'rke' ? `docker logs --tail 50 ${inv.kubernetes.apiserverContainer}` : "docker ps -a --filter label=io.kubernetes.container.name=kube-apiserver, the newest one's docker logs --tail 50, the kubelet's log"} on ${h}; dr doctor`))
   }
   for (const h of hosts) {
     const a = h.inspects.apiserver

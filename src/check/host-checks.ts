@@ -72,9 +72,16 @@ export function hostChecks(inv: Inventory, h: Host, f: HostFacts, medianOffsetMs
   for (const name of expectedContainers(inv, h)) {
     // Static pods (kubeadm, kind): the kubelet is a service and the containers are k8s_<component>_<pod>_…
     if (inv.flavor !== 'rke' && name === inv.kubernetes.kubeletContainer) continue
-    const c = f.containers.find((x) => x.name === name) ?? (inv.flavor !== 'rke' ? f.containers.find((x) => x.name.startsWith(`k8s_${name}_`) && x.state === 'running') : undefined)
-    if (!c) out.push(problem('fail', 'nodes', 'container', s, `no ${name} container`, `re-create it with your installer (rke up / kubeadm) on ${s}`))
-    else if (c.state !== 'running') out.push(problem('fail', 'nodes', 'container', s, `${name} is ${c.state} (${c.status})`, `docker logs --tail 50 ${name} on ${s}; dr doctor`, [`${c.name}\t${c.state}\t${c.status}`]))
+    // `docker ps -a` lists the newest first: with no running attempt, the newest attempt says how the pod ended.
+    const staticPod = inv.flavor !== 'rke' ? f.containers.filter((x) => x.name.startsWith(`k8s_${name}_`)) : []
+    const c = f.containers.find((x) => x.name === name) ?? staticPod.find((x) => x.state === 'running') ?? staticPod[0]
+    if (!c) out.push(problem('fail', 'nodes', 'container', s, `no ${name} container`, `re-create it with your installer (${inv.flavor === 'rke' ? 'rke up' : `kubeadm: its manifest in /etc/kubernetes/manifests`}) on ${s}`))
+    else if (c.state !== 'running') {
+      const fix = staticPod.length
+        ? `a static pod: the kubelet starts the next attempt by itself; when it does not, its log says why (journalctl -u kubelet on ${s}); dr doctor reads it`
+        : `docker logs --tail 50 ${name} on ${s}; dr doctor`
+      out.push(problem('fail', 'nodes', 'container', s, `${name} is ${c.state} (${c.status})${staticPod.length ? `: ${c.name}` : ''}`, fix, [`${c.name}\t${c.state}\t${c.status}`]))
+    }
     else out.push(ok('nodes', 'container', s, `${name} running (${c.status})`))
   }
   return out

@@ -1,6 +1,8 @@
 // One shell command per host gathers every fact the node checks need, in one round trip: the clock, docker,
 // the etcd data filesystem, swap, listening ports, the containers and etcd's leader-change counter. The
 // parsing is pure (unit-tested on recorded output); the checks in host-checks.ts read the parsed facts.
+// The clock is read first and again last: the host read it at some point between dr sending the command and dr
+// getting the answer minus the script's own run time, so one command measures skew as well as a `date` alone.
 import { quote } from '../transport/shell.ts'
 
 export interface HostFacts {
@@ -30,22 +32,36 @@ export interface FactsSpec {
 
 const section = (name: string) => `echo '@@${name}'`
 
-/** The script run on each host (pure). Every part fails soft: a missing tool leaves its section empty. */
+// Every process the script starts costs a fork and an exec on the host, and on a busy host each one is tens of
+// milliseconds: the clock and /proc/swaps are read with bash builtins (bash ≥ 5 has $EPOCHREALTIME), df and ss
+// are parsed here instead of through tail and awk, and docker is asked for its containers only when it answered.
+const CLOCK = 'echo "${EPOCHREALTIME:-$(date +%s.%N)}"'
+
+/** The script run on each host (pure), under bash. Every part fails soft: a missing tool leaves its section empty. */
 export function factsScript(s: FactsSpec): string {
   const parts = [
-    section('docker'), `docker version --format '{{.Server.Version}}' 2>&1 || true`,
-    section('df'), `d=${quote(s.dataDir)}; [ -e "$d" ] || d=/; df -P -B1 "$d" 2>&1 | tail -n 1`,
-    section('swap'), 'tail -n +2 /proc/swaps 2>/dev/null',
-    section('listen'), '(ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null) | awk \'{print $4}\'',
-    section('ps'), `docker ps -a --no-trunc --format '{{.ID}}\\t{{.Names}}\\t{{.State}}\\t{{.Status}}\\t{{.Image}}' 2>/dev/null`,
+    section('time'), CLOCK,
+    section('docker'),
+    `if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "$v"; ${section('ps')}; docker ps -a --no-trunc --format '{{.ID}}\\t{{.Names}}\\t{{.State}}\\t{{.Status}}\\t{{.Image}}' 2>/dev/null; else echo "$v"; fi`,
+    section('df'), `d=${quote(s.dataDir)}; [ -e "$d" ] || d=/; df -P -B1 "$d" 2>&1`,
+    section('swap'), '[ -r /proc/swaps ] && { read -r _; while read -r l; do echo "$l"; done; } < /proc/swaps',
+    section('listen'), 'ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null',
   ]
   if (s.etcd) {
     const e = s.etcd
     parts.push(section('metrics'),
       `curl -sS --max-time 3 --cacert ${quote(e.ca)} --cert ${quote(e.cert)} --key ${quote(e.key)} https://127.0.0.1:${e.clientPort}/metrics 2>&1 | grep -E '^etcd_server_leader_changes_seen_total|^curl' || true`)
   }
-  parts.push(section('end'))
+  parts.push(section('timeend'), CLOCK, section('end'))
   return parts.join('\n')
+}
+
+/** A clock reading: $EPOCHREALTIME or `date +%s.%N` (seconds, a '.' or ',' by locale), or nanoseconds → ms. */
+export function clockReadingMs(text: string | undefined): number | undefined {
+  const t = text?.trim() ?? ''
+  const frac = /^(\d{9,})[.,](\d+)$/.exec(t)
+  if (frac) return Number(frac[1]) * 1000 + Number(frac[2].padEnd(3, '0').slice(0, 3))
+  return /^\d{16,}$/.test(t) ? Number(BigInt(t) / 1_000_000n) : undefined
 }
 
 function sections(raw: string): Map<string, string[]> {
@@ -65,17 +81,22 @@ export function parseFacts(raw: string, localBeforeMs: number, localAfterMs: num
   const s = sections(raw)
   const get = (k: string) => s.get(k) ?? []
   const f: HostFacts = { localBeforeMs, localAfterMs, swap: get('swap'), listening: [], containers: [], raw }
-  const ns = get('time')[0]
-  if (ns && /^\d{16,}$/.test(ns)) f.clockMs = Number(BigInt(ns) / 1_000_000n)
+  const [t0, t1] = [clockReadingMs(get('time')[0]), clockReadingMs(get('timeend')[0])]
+  f.clockMs = t0
+  // The script's own run time after the first clock read is not uncertainty: take it off the round trip.
+  if (t0 !== undefined && t1 !== undefined && t1 >= t0) f.localAfterMs = Math.max(localBeforeMs, localAfterMs - (t1 - t0))
   const dv = get('docker').join('\n').trim()
   if (/^\d+\.\d+/.test(dv)) f.dockerVersion = dv
   else f.dockerError = dv || 'docker gave no answer'
-  const df = get('df')[0]?.split(/\s+/)
+  // df's header, then its line (a long device name can wrap it onto two lines: the fields are counted from the end).
+  const df = get('df').join(' ').split(/\s+/).slice(-6)
   if (df && df.length >= 6 && /^\d+$/.test(df[1])) {
     f.df = { filesystem: df[0], sizeBytes: Number(df[1]), availBytes: Number(df[3]), usedPercent: Number(df[4].replace('%', '')), mount: df[5] }
   }
-  for (const addr of get('listen')) {
-    const m = /:(\d+)$/.exec(addr)
+  // ss -ltnH and netstat -ltn both put the local address in the fourth column (a bare address: recorded output).
+  for (const line of get('listen')) {
+    const fields = line.trim().split(/\s+/)
+    const m = /:(\d+)$/.exec(fields.length >= 4 ? fields[3] : fields[0])
     if (m) f.listening.push(Number(m[1]))
   }
   f.listening = [...new Set(f.listening)].sort((a, b) => a - b)

@@ -3,9 +3,6 @@
 import type { Inventory } from '../inventory/types.ts'
 import type { Connections } from '../transport/connect.ts'
 import type { Output } from '../core/output.ts'
-import { listBackups } from '../backup/catalog.ts'
-import { backupFreshness } from '../backup/freshness.ts'
-import { openNamedStore } from '../backup/run-backup.ts'
 import { collectCluster, collectHosts, type ClusterReport, type HostReport } from './collect.ts'
 import { clockOffsetMs, hostChecks, median } from './host-checks.ts'
 import { certChecks } from './certs.ts'
@@ -36,6 +33,8 @@ export function preflightChecks(h: HostReport, inv: Inventory): CheckResult[] {
 
 export async function backupChecks(inv: Inventory, conns: Connections, now: Date): Promise<CheckResult[]> {
   const out: CheckResult[] = []
+  // The backup modules (stores, age, S3) load only when backups are checked.
+  const [{ listBackups }, { backupFreshness }, { openNamedStore }] = await Promise.all([import('../backup/catalog.ts'), import('../backup/freshness.ts'), import('../backup/run-backup.ts')])
   for (const name of Object.keys(inv.backup.stores)) {
     try {
       const store = await openNamedStore(inv, conns, name)

@@ -7,6 +7,7 @@ import type { Output } from '../core/output.ts'
 import { runLocal } from '../transport/local.ts'
 import { runChecks } from '../check/run.ts'
 import { nodeContainerOf, type DoctorEvidence, type NodeContainerView } from './detect.ts'
+import { findStaleContainers, parsePsRows, staleInspectFields, type StaleInspect } from './stale-container.ts'
 
 /** etcd log lines that say a peer cannot be dialled or there is no leader (seed 000). */
 export const PEER_TROUBLE = /dial tcp [\d.]+:2380|no route to host|RAFT NO LEADER|lost the TCP streaming connection|failed to publish local member/
@@ -29,10 +30,24 @@ export async function collectEvidence(inv: Inventory, conns: Connections, out?: 
   const unreachable = run.hosts.filter((h) => h.error).map((h) => inv.hosts[h.host])
   const views = await Promise.all(unreachable.map((h) => (nodeContainerOf(h) ? localContainerView(h.name, nodeContainerOf(h)!, inv.etcd.container) : undefined)))
   const reached = run.hosts.filter((h) => !h.error).map((h) => h.host)
-  const logs = await conns.map(reached, async (t) => (await t.exec(KUBELET_LOG, { nothrow: true, timeoutMs: 20_000 })).stdout)
+  const logs = await conns.map(reached, async (t, h) => {
+    const log = (await t.exec(KUBELET_LOG, { nothrow: true, timeoutMs: 20_000 })).stdout
+    // The containers a conflict names (the holder, the pod's exited ones): their inspect fields are evidence too.
+    const facts = run.hosts.find((x) => x.host === h.name)?.facts
+    const ps = parsePsRows((facts?.containers ?? []).map((c) => `${c.id}\t${c.name}\t${c.state}\t${c.status}`).join('\n'))
+    const ids = [...new Set(findStaleContainers(ps, log).flatMap((f) => [...(f.holder ? [f.holder.id] : []), ...f.stale.map((r) => r.id)]))]
+    let inspects: StaleInspect[] = []
+    if (ids.length) {
+      const r = await t.$`docker container inspect ${ids}`.nothrow()
+      // A container removed since `docker ps -a` makes docker print the others and exit 1: keep what it printed.
+      if (r.stdout.trim().startsWith('[')) inspects = staleInspectFields(JSON.parse(r.stdout))
+    }
+    return { log, inspects }
+  })
   return {
     run,
     containers: views.filter((v): v is NodeContainerView => !!v),
-    kubeletLogs: Object.fromEntries(logs.filter((l) => l.value).map((l) => [l.host, l.value!])),
+    kubeletLogs: Object.fromEntries(logs.filter((l) => l.value?.log).map((l) => [l.host, l.value!.log])),
+    staleInspects: Object.fromEntries(logs.filter((l) => l.value?.inspects.length).map((l) => [l.host, l.value!.inspects])),
   }
 }

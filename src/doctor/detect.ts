@@ -8,7 +8,7 @@ import { getFlag } from '../container/command-flags.ts'
 import { processArgv } from '../container/inspect.ts'
 import type { CheckRun } from '../check/run.ts'
 import { etcdServersProblems, hostOfUrl, quotaOf } from '../check/cluster-checks.ts'
-import { findStaleContainers, parsePsRows } from './stale-container.ts'
+import { findStaleContainers, inspectLine, parseKubeletName, parsePsRows, type StaleInspect } from './stale-container.ts'
 import type { Diagnosis } from './types.ts'
 
 /** A host that is a docker container on this machine (kind nodes, the lab), as the local engine sees it. */
@@ -26,6 +26,8 @@ export interface DoctorEvidence {
   run: CheckRun
   containers: NodeContainerView[]
   kubeletLogs: Record<string, string>
+  /** Per host: the inspect fields of the containers named in a name conflict (holders and stale ones). */
+  staleInspects?: Record<string, StaleInspect[]>
 }
 
 /** The docker container a host is, when it is one on this machine: `container` (kind) or the label dr/container. */
@@ -166,13 +168,21 @@ export function detectStaleContainers(ev: DoctorEvidence): Diagnosis[] {
     const log = ev.kubeletLogs[h.host]
     if (!log || !h.facts) continue
     const ps = parsePsRows(h.facts.containers.map((c) => `${c.id}\t${c.name}\t${c.state}\t${c.status}`).join('\n'))
+    // What the operator saw first (seed 002: "connection refused"), tied to its cause.
+    const symptoms = ev.run.results.filter((r) => r.subject === h.host && r.status === 'fail' && ['apiserver-ready', 'ports', 'container'].includes(r.check)).map((r) => `symptom: ${r.check}: ${r.message}`)
     for (const f of findStaleContainers(ps, log)) {
       out.push({
         id: 'stale-container',
         subject: h.host,
         title: `the kubelet on ${h.host} cannot create ${f.conflict.wanted}: the name is taken`,
         cause: 'an old container of the same static pod still holds the name the kubelet needs for the next one (seed 002)',
-        evidence: [f.conflict.line, ...(f.holder ? [`holder: ${f.holder.id.slice(0, 12)} ${f.holder.name} ${f.holder.status}`] : []), ...f.stale.map((r) => `exited: ${r.id.slice(0, 12)} ${r.name} ${r.status}`)],
+        evidence: [
+          f.conflict.line,
+          ...(f.holder ? [`holder: ${f.holder.id.slice(0, 12)} ${f.holder.name} ${f.holder.status}`] : []),
+          ...f.stale.map((r) => `exited: ${r.id.slice(0, 12)} ${r.name} ${r.status}`),
+          ...(ev.staleInspects?.[h.host] ?? []).filter((i) => f.stale.some((r) => r.id === i.id) || f.holder?.id === i.id).map(inspectLine),
+          ...(parseKubeletName(f.conflict.wanted)?.container === 'kube-apiserver' ? symptoms : []),
+        ],
         fix: `remove the exited containers of pod ${f.pod} only: docker rm ${f.stale.map((r) => r.id.slice(0, 12)).join(' ')}`,
         fixable: true,
         data: { ids: f.stale.map((r) => r.id), names: f.stale.map((r) => r.name) },

@@ -29,14 +29,55 @@ export interface StaleFinding {
 
 const CONFLICT = /Conflict\. The container name \\*"\/([^"\\]+)\\*" is already in use by\s+container \\*"([0-9a-f]{12,64})\\*"/g
 
+/** A long kubelet line kept readable: its head (time, pod) and the whole Conflict sentence (pure). */
+export function shortLine(line: string, max = 600): string {
+  if (line.length <= max) return line
+  const c = line.indexOf('Conflict.')
+  if (c < 0) return line.slice(0, max) + '…'
+  const tail = line.slice(c, c + max - 160)
+  return `${line.slice(0, Math.min(c, 150))} … ${tail}${c + max - 160 < line.length ? '…' : ''}`
+}
+
+/** The inspect fields that show a container is a leftover: when it was created and exited, how, and whose it is. */
+export interface StaleInspect {
+  id: string
+  name: string
+  created: string
+  status: string
+  exitCode: number
+  finishedAt: string
+  image: string
+  /** io.kubernetes.docker.type: the kubelet lists (and garbage-collects) only the containers labelled 'container'. */
+  kubeletType?: string
+  restartCount?: string
+}
+
+/** `docker container inspect` JSON → the fields above (pure). */
+export function staleInspectFields(list: Array<{ Id: string; Name: string; Created: string; State?: { Status?: string; ExitCode?: number; FinishedAt?: string }; Config?: { Image?: string; Labels?: Record<string, string> | null } }>): StaleInspect[] {
+  return list.map((x) => ({
+    id: x.Id,
+    name: x.Name.replace(/^\//, ''),
+    created: x.Created,
+    status: x.State?.Status ?? '?',
+    exitCode: x.State?.ExitCode ?? -1,
+    finishedAt: x.State?.FinishedAt ?? '?',
+    image: x.Config?.Image ?? '?',
+    kubeletType: x.Config?.Labels?.['io.kubernetes.docker.type'],
+    restartCount: x.Config?.Labels?.['annotation.io.kubernetes.container.restartCount'],
+  }))
+}
+
+export const inspectLine = (i: StaleInspect): string =>
+  `docker inspect ${i.id.slice(0, 12)}: Name=/${i.name} State.Status=${i.status} State.ExitCode=${i.exitCode} State.FinishedAt=${i.finishedAt} Created=${i.created} Config.Image=${i.image} ` +
+  `Labels[io.kubernetes.docker.type]=${i.kubeletType ?? '(none: not listed as one of the kubelet\'s containers)'}${i.restartCount !== undefined ? ` Labels[…restartCount]=${i.restartCount}` : ''}`
+
 /** Every name conflict the kubelet logged, one per wanted name (the last occurrence). */
 export function parseNameConflicts(kubeletLog: string): NameConflict[] {
   const byName = new Map<string, NameConflict>()
   for (const m of kubeletLog.matchAll(CONFLICT)) {
     const start = kubeletLog.lastIndexOf('\n', m.index) + 1
     const end = kubeletLog.indexOf('\n', m.index + m[0].length)
-    const line = kubeletLog.slice(start, end < 0 ? undefined : end).trim()
-    byName.set(m[1], { wanted: m[1], holder: m[2], line: line.length > 400 ? line.slice(0, 400) + '…' : line })
+    byName.set(m[1], { wanted: m[1], holder: m[2], line: shortLine(kubeletLog.slice(start, end < 0 ? undefined : end).trim()) })
   }
   return [...byName.values()]
 }
@@ -63,7 +104,10 @@ export function findStaleContainers(ps: PsRow[], kubeletLog: string): StaleFindi
   for (const conflict of parseNameConflicts(kubeletLog)) {
     const parsed = parseKubeletName(conflict.wanted)
     if (!parsed) continue
-    const holder = ps.find((r) => r.id.startsWith(conflict.holder) || conflict.holder.startsWith(r.id)) ?? ps.find((r) => r.name === conflict.wanted)
+    // The log names the holder by ID. When no container has that ID any more, the conflict is history (someone
+    // removed it, the kubelet has moved on): a container that holds the name now is a new attempt, not the cause.
+    const holder = ps.find((r) => r.id.startsWith(conflict.holder) || conflict.holder.startsWith(r.id))
+    if (!holder) continue
     // Only exited containers of the same pod, never a running one: the holder when it exited, and the older
     // attempts and sandboxes the kubelet left behind (seed 002 removed exactly those two).
     const stale = ps.filter((r) => isExited(r) && parseKubeletName(r.name)?.pod === parsed.pod && (r.name.startsWith('k8s_POD_') || parseKubeletName(r.name)!.container === parsed.container))

@@ -2,7 +2,8 @@
 // hosts), and sites lose sight of each other (iptables DROP inside the nodes' network namespaces, leaving
 // traffic with the docker host — dr's SSH — alone). For the troubleshooting commands (issue 12), `dr lab break`:
 // ip-drift (the nodes come back on other addresses, as docker does to kind nodes after a restart, seeds 000/001),
-// nospace (etcd's NOSPACE alarm) and cert-expiry (an etcd certificate that expires in 2 days).
+// nospace (etcd's NOSPACE alarm), cert-expiry (an etcd certificate that expires in 2 days) and stale-container
+// (seed 002, kubeadm flavor: fault-stale-container.ts).
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -15,6 +16,7 @@ import { reissueShortLived } from './certs.ts'
 import { etcdRunArgs } from './controlplane.ts'
 import { etcdHealthy } from './inner-docker.ts'
 import { labFiles } from './inventory-writer.ts'
+import { staleContainer as breakStaleContainer, type StaleContainerBreak } from './fault-stale-container.ts'
 
 export const PARTITION_CHAIN = 'DR-LAB-PARTITION'
 
@@ -136,7 +138,7 @@ export async function partitionedFrom(node: NodeContainer): Promise<string[]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-export const FAULTS = ['ip-drift', 'nospace', 'cert-expiry'] as const
+export const FAULTS = ['ip-drift', 'nospace', 'cert-expiry', 'stale-container'] as const
 export type Fault = (typeof FAULTS)[number]
 
 async function runningLab(lab: string): Promise<{ plan: LabPlan; nodes: NodeContainer[] }> {
@@ -222,4 +224,10 @@ export async function certExpiry(lab: string, out: Output): Promise<{ node: stri
     await sleep(500)
   }
   return { node: node.name, file: `/etc/kubernetes/ssl/${stem}.pem`, days: CERT_EXPIRY_DAYS }
+}
+
+/** Seed 002 on the first controlplane node: an exited container holds the next kube-apiserver's name (kubeadm only). */
+export async function staleContainer(lab: string, out: Output): Promise<StaleContainerBreak> {
+  const { plan } = await runningLab(lab)
+  return breakStaleContainer(lab, plan, out)
 }

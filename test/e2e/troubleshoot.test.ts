@@ -43,6 +43,13 @@ t.test('a healthy lab: dr check all is OK and doctor finds nothing', async (t) =
   t.equal(d.json().healthy, true)
 })
 
+t.test('stale-container is a kubeadm fault: refused on this RKE lab, naming the flavor that has it', async (t) => {
+  const r = await dr(['lab', 'break', 'stale-container', '--name', lab.name])
+  t.equal(r.code, 2, 'a usage error')
+  t.match(r.stderr, /needs a kubeadm-flavor lab; lab \S+ is flavor rke/)
+  t.match(r.stderr, /--flavor kubeadm/)
+})
+
 t.test('ip-drift: named with the inspect fields and the etcd log lines, then pinned back', async (t) => {
   const before = lab.address('master1')
   await dr(['lab', 'break', 'ip-drift', '--name', lab.name], { timeoutMs: 600_000 }).then((r) => t.equal(r.code, 0, r.stderr.slice(-1500)))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { parseFacts } from '../../src/check/host-facts.ts'
+import { clockReadingMs, factsScript, parseFacts } from '../../src/check/host-facts.ts'
 import { hostChecks, median } from '../../src/check/host-checks.ts'
 import { loadInventory } from '../../src/inventory/load.ts'
 
@@ -34,4 +34,58 @@ t.test('checks over them: the ports and containers an etcd+controlplane host nee
   const far = hostChecks(inv, h, f, -3000)
   t.equal(far.find((r) => r.check === 'clock-skew')!.status, 'fail', '3 s off the median')
   t.equal(median([5, 1, 3]), 3)
+})
+
+t.test("one command measures the clock: the script's own run time is taken off the round trip", async (t) => {
+  // Sent at B, answered at B+400 ms; the host read its clock first at B+100 and last 300 ms later.
+  const B = 1764628000000
+  const ns = (ms: number) => `${BigInt(ms) * 1_000_000n}`
+  const withEnd = (endMs: number) => `@@time\n${ns(B + 100)}\n${raw.replace('@@end', `@@timeend\n${ns(endMs)}\n@@end`)}`
+  const f = parseFacts(withEnd(B + 400), B, B + 400)
+  t.equal(f.clockMs, B + 100)
+  t.equal(f.localBeforeMs, B)
+  t.equal(f.localAfterMs, B + 100, 'the host read its clock between B and B+400 − 300 ms')
+  t.equal(parseFacts(`@@time\n${ns(B + 100)}\n${raw}`, B, B + 400).localAfterMs, B + 400, 'without the second reading the whole round trip is the uncertainty')
+  t.equal(parseFacts(withEnd(B), B, B + 400).localAfterMs, B + 400, 'a clock that stepped back during the script changes nothing')
+  t.equal(parseFacts(withEnd(B + 900), B, B + 400).localAfterMs, B, 'never before the command was sent')
+})
+
+t.test('the script reads the clock first and last, one command for everything', async (t) => {
+  const s = factsScript({ dataDir: '/var/lib/etcd' })
+  const lines = s.split('\n')
+  t.same(lines.slice(0, 2), ["echo '@@time'", 'echo "${EPOCHREALTIME:-$(date +%s.%N)}"'])
+  t.same(lines.slice(-3), ["echo '@@timeend'", 'echo "${EPOCHREALTIME:-$(date +%s.%N)}"', "echo '@@end'"])
+})
+
+t.test('clock readings: $EPOCHREALTIME (either decimal mark), date +%s.%N, nanoseconds', async (t) => {
+  t.equal(clockReadingMs('1796174450.513068'), 1796174450513)
+  t.equal(clockReadingMs('1796174450,5'), 1796174450500, "a locale's decimal comma")
+  t.equal(clockReadingMs('1796174450.513068987'), 1796174450513)
+  t.equal(clockReadingMs('1796174450513068987'), 1796174450513)
+  t.equal(clockReadingMs('date: invalid'), undefined)
+  t.equal(clockReadingMs(undefined), undefined)
+})
+
+t.test('df and ss parsed from their own output (header, wrapped device name, ss and netstat columns)', async (t) => {
+  const out = `@@df\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/mapper/vg0-a-very-long-logical-volume-name\n  270553174016 32507682816 76436611072      30% /var/lib/etcd\n@@listen\nLISTEN 0 4096 0.0.0.0:22 0.0.0.0:*\nLISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*\ntcp6 0 0 :::6443 :::* LISTEN\n@@end\n`
+  const f = parseFacts(out, 0, 1)
+  t.match(f.df, { filesystem: '/dev/mapper/vg0-a-very-long-logical-volume-name', sizeBytes: 270553174016, availBytes: 76436611072, usedPercent: 30, mount: '/var/lib/etcd' })
+  t.same(f.listening, [22, 2379, 6443])
+})
+
+t.test('a static pod with no running attempt: the container check shows its newest attempt and points at the kubelet', async (t) => {
+  const inv = await loadInventory(path.join(import.meta.dirname, '../fixtures/inventory/good/full.yaml'), { warn: () => {} })
+  const h = Object.values(inv.hosts).find((x) => x.roles.includes('etcd') && x.roles.includes('controlplane'))!
+  const kubeadm = { ...inv, flavor: 'kubeadm' as const }
+  const f = parseFacts(`@@time\n1764628000123456789\n${raw}`, 1764628000000, 1764628000200)
+  // docker ps -a lists the newest first.
+  f.containers = [
+    { id: 'b'.repeat(64), name: 'k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_1', state: 'exited', status: 'Exited (1) 5 seconds ago', image: 'x' },
+    { id: 'a'.repeat(64), name: 'k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_0', state: 'exited', status: 'Exited (0) 6 seconds ago', image: 'x' },
+    { id: 'c'.repeat(64), name: 'k8s_etcd_etcd-m1_kube-system_u2_0', state: 'running', status: 'Up 2 minutes', image: 'x' },
+  ]
+  const rs = hostChecks(kubeadm, h, f, 23).filter((r) => r.check === 'container')
+  t.same(rs.map((r) => r.status), ['ok', 'fail'], 'etcd ok, kube-apiserver failed; no kubelet container expected')
+  t.match(rs[1].message, /^kube-apiserver is exited \(Exited \(1\) 5 seconds ago\): k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_1$/)
+  t.match(rs[1].fix, /the kubelet starts the next attempt by itself; when it does not, its log says why/)
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { findStaleContainers, parseKubeletName, parseNameConflicts, parsePsRows } from '../../src/doctor/stale-container.ts'
+import { findStaleContainers, inspectLine, parseKubeletName, parseNameConflicts, parsePsRows, shortLine, staleInspectFields } from '../../src/doctor/stale-container.ts'
 
 const dir = path.join(import.meta.dirname, '../fixtures/kubelet-1.19')
 const log = fs.readFileSync(path.join(dir, 'kubelet-conflict.log'), 'utf8')
@@ -35,4 +35,37 @@ t.test('an exited holder is itself stale; no conflict in the log → nothing', a
   const exitedHolder = ps.map((r) => (r.id.startsWith('eced') ? { ...r, state: 'exited', status: 'Exited (137) 2 hours ago' } : r))
   t.ok(findStaleContainers(exitedHolder, log)[0].stale.some((r) => r.id.startsWith('eced')))
   t.same(findStaleContainers(ps, log.split('\n').filter((l) => !l.includes('Conflict')).join('\n')), [])
+})
+
+t.test('the inspect fields that show a leftover: state, exit, times, and whether the kubelet lists it', async (t) => {
+  const dir24 = path.join(import.meta.dirname, '../fixtures/docker-20.10.24')
+  const list = staleInspectFields(JSON.parse(fs.readFileSync(path.join(dir24, 'inspect-stale-kube-apiserver.json'), 'utf8')))
+  t.equal(list.length, 2)
+  const holder = list.find((i) => i.name.endsWith('_1'))!
+  const attempt0 = list.find((i) => i.name.endsWith('_0'))!
+  t.equal(holder.status, 'exited')
+  t.equal(holder.kubeletType, undefined, 'the leftover carries no io.kubernetes.docker.type label')
+  t.equal(attempt0.kubeletType, 'container')
+  t.equal(attempt0.restartCount, '0')
+  t.match(inspectLine(holder), /^docker inspect [0-9a-f]{12}: Name=\/k8s_kube-apiserver_kube-apiserver-master1_kube-system_[0-9a-f]{32}_1 State\.Status=exited State\.ExitCode=\d+ State\.FinishedAt=20\d\d-/)
+  t.match(inspectLine(holder), /Labels\[io\.kubernetes\.docker\.type\]=\(none/)
+  t.match(inspectLine(attempt0), /Labels\[io\.kubernetes\.docker\.type\]=container Labels\[…restartCount\]=0$/)
+})
+
+t.test('a long kubelet line keeps its head and the whole Conflict sentence', async (t) => {
+  const line = log.split('\n').find((l) => l.includes('Conflict'))!
+  const long = line.replace('pod_workers.go', `${'x'.repeat(700)} pod_workers.go`)
+  const s = shortLine(long)
+  t.ok(s.length <= 610, `short enough (${s.length})`)
+  t.match(s, /^Mar 22 21:05:33 pi-master1 kubelet/)
+  t.match(s, /Conflict\. The container name \\"\/k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24\\" is already in use by container \\"eced8537863007db9a915924785306b26238cabbd3feec0e5226e2ad0710807b/)
+  t.equal(shortLine('short'), 'short')
+})
+
+t.test('a conflict whose holder is gone is history: nothing to remove, even with exited attempts around', async (t) => {
+  const gone = ps.filter((r) => !r.id.startsWith('eced'))
+  t.same(findStaleContainers(gone, log), [], 'the exited _23 and the sandbox stay: no current conflict names them')
+  // A new attempt now holding the wanted name (the kubelet moved on after a fix) is not the holder either.
+  const moved = [...gone, { id: 'f'.repeat(64), name: 'k8s_kube-apiserver_kube-apiserver-pi-master1_kube-system_1403dda53affdfee1130475a6d9609da_24', state: 'created', status: 'Created' }]
+  t.same(findStaleContainers(moved, log), [])
 })

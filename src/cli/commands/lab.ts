@@ -140,8 +140,8 @@ export function registerLab(program: Command) {
         }),
       )
 
-  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | nospace | cert-expiry'))
-    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days)')
+  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | nospace | cert-expiry | stale-container'))
+    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days), stale-container (kubeadm flavor: an exited container holds the name of the next kube-apiserver, seed 002)')
     .action(
       action(async (ctx, [fault], opts) => {
         const f = await import('../../lab/faults.ts')
@@ -149,6 +149,7 @@ export function registerLab(program: Command) {
           'ip-drift': () => f.ipDrift(opts.name, ctx.out),
           nospace: () => f.nospace(opts.name, ctx.out),
           'cert-expiry': () => f.certExpiry(opts.name, ctx.out),
+          'stale-container': () => f.staleContainer(opts.name, ctx.out),
         }
         if (!run[fault]) throw new DrError({ code: 'lab.no-such-fault', message: `no fault "${fault}"`, hint: `faults: ${Object.keys(run).join(', ')}`, exit: 'usage' })
         const r = await run[fault]()
