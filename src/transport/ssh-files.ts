@@ -1,6 +1,6 @@
 // Files on an SSH host: SFTP as the login user, or — when the inventory says sudo — small shell commands under
 // `sudo -n`, because SFTP cannot change user and root-owned paths (/etc/kubernetes, /var/lib/etcd) need root.
-import { Writable } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import { quote } from './shell.ts'
 import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
@@ -75,12 +75,32 @@ export class SshFiles {
       // Fail now on a missing or unreadable file rather than as a short stream; a later failure of cat (its
       // non-zero exit) destroys the stream with its stderr (openStream).
       await this.sh(`: < ${quote(path)}`, `read ${path}`) // the shell opens it: "No such file" when missing
-      return this.t.openStream(['cat', '--', path], { sudo: true })
+      return this.sudoReadStream(path)
     }
     const sftp = await this.t.sftp()
     // Fail now on a missing file rather than on the first read.
     await new Promise<void>((resolve, reject) => sftp.stat(path, (e) => (e ? reject(this.fileError('read', path, e)) : resolve())))
     return sftp.createReadStream(path)
+  }
+
+  /**
+   * `sudo -n -- cat -- path` as a plain Readable that ends only once cat exited 0 (a failure destroys it with
+   * cat's stderr). Not the channel itself: ssh2 emits a channel's 'close' by hand, so its `closed` stays false and
+   * a reader that waits for 'close' after the data (catalog's readAll) would wait forever.
+   */
+  private async sudoReadStream(path: string): Promise<NodeJS.ReadableStream> {
+    const ch = await this.t.openStream(['cat', '--', path], { sudo: true })
+    const out = new PassThrough()
+    ch.pipe(out, { end: false })
+    ch.once('error', (e: Error) => out.destroy(this.fileError('read', path, e)))
+    let chClosed = false
+    ch.once('close', (code: number | null) => {
+      chClosed = true
+      if (code === 0) out.end()
+      else if (!out.destroyed) out.destroy(this.fileError('read', path, new Error(code === null ? 'the SSH channel closed without an exit status' : `cat exited with ${code}`)))
+    })
+    out.once('close', () => chClosed || ch.destroy()) // a reader that stops early ends the remote cat
+    return out
   }
 
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {

@@ -119,8 +119,11 @@ t.test('streams under sudo: a write stream finishes once the bytes are on the ho
   t.ok(Date.now() - started < 30_000)
   t.equal(await h.$`stat -c '%U %a %s' /var/lib/dr-stream/blob`.text(), `root 640 ${data.length}`)
   const chunks: Buffer[] = []
-  for await (const c of (await h.createReadStream('/var/lib/dr-stream/blob')) as AsyncIterable<Buffer>) chunks.push(c)
+  const src = (await h.createReadStream('/var/lib/dr-stream/blob')) as NodeJS.ReadableStream & AsyncIterable<Buffer> & { closed: boolean }
+  for await (const c of src) chunks.push(c)
   t.equal(Buffer.concat(chunks).length, data.length, 'read back under sudo')
+  await new Promise((r) => setImmediate(r))
+  t.equal(src.closed, true, "the read stream is closed once read (a reader that waits for 'close' must not hang)")
   await t.rejects(
     (async () => {
       for await (const c of (await h.createReadStream('/var/lib/dr-stream/missing')) as AsyncIterable<Buffer>) void c
