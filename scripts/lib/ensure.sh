@@ -7,7 +7,21 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: docker engine, etcd (server + etcdctl), OpenSSH, debootstrap, and the tools the lab uses.
+# kubernetes-client is kubectl 1.20 (Debian 12's), which the lab's kubectl tests drive against the lab's Kubernetes
+# API; where another package owns /usr/bin/kubectl (Google Cloud SDK's `kubectl`), the two would clash, so its
+# binary is unpacked to .lab-cache/kubernetes-client/usr/bin/kubectl instead (test/helpers/kubectl.ts finds it).
 DEBS=(docker.io etcd-server etcd-client openssh-server openssh-client debootstrap iptables iproute2 procps ca-certificates xz-utils openssl busybox-static age chromium)
+kubectl_owner=$(dpkg-query -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)
+if [ -z "$kubectl_owner" ] || [ "$kubectl_owner" = kubernetes-client ]; then
+  DEBS+=(kubernetes-client)
+elif [ ! -x "$ROOT/.lab-cache/kubernetes-client/usr/bin/kubectl" ]; then
+  say "unpacking Debian's kubernetes-client (kubectl 1.20) to .lab-cache/ (/usr/bin/kubectl belongs to $kubectl_owner)"
+  kc_tmp=$(mktemp -d)
+  (cd "$kc_tmp" && apt-get download -qq kubernetes-client 2>/dev/null || { $SUDO apt-get update -qq && apt-get download -qq kubernetes-client; })
+  mkdir -p "$ROOT/.lab-cache/kubernetes-client.tmp" && dpkg-deb -x "$kc_tmp"/kubernetes-client_*.deb "$ROOT/.lab-cache/kubernetes-client.tmp"
+  rm -rf "$ROOT/.lab-cache/kubernetes-client" && mv "$ROOT/.lab-cache/kubernetes-client.tmp" "$ROOT/.lab-cache/kubernetes-client"
+  rm -rf "$kc_tmp"
+fi
 # Only some runs need more (scripts/bench check compares with Ansible): DR_EXTRA_DEBS="ansible-core".
 read -r -a extra_debs <<< "${DR_EXTRA_DEBS:-}"
 DEBS+=("${extra_debs[@]}")

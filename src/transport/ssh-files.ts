@@ -1,6 +1,6 @@
 // Files on an SSH host: SFTP as the login user, or — when the inventory says sudo — small shell commands under
 // `sudo -n`, because SFTP cannot change user and root-owned paths (/etc/kubernetes, /var/lib/etcd) need root.
-import { Writable } from 'node:stream'
+import { PassThrough, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import { quote } from './shell.ts'
 import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
@@ -71,47 +71,74 @@ export class SshFiles {
   }
 
   async createReadStream(path: string): Promise<NodeJS.ReadableStream> {
-    if (this.sudo) return this.t.openExec(`sudo -n -- cat -- ${quote(path)}`)
+    if (this.sudo) {
+      // Fail now on a missing or unreadable file rather than as a short stream; a later failure of cat (its
+      // non-zero exit) destroys the stream with its stderr (openStream).
+      await this.sh(`: < ${quote(path)}`, `read ${path}`) // the shell opens it: "No such file" when missing
+      return this.sudoReadStream(path)
+    }
     const sftp = await this.t.sftp()
     // Fail now on a missing file rather than on the first read.
     await new Promise<void>((resolve, reject) => sftp.stat(path, (e) => (e ? reject(this.fileError('read', path, e)) : resolve())))
     return sftp.createReadStream(path)
   }
 
+  /**
+   * `sudo -n -- cat -- path` as a plain Readable that ends only once cat exited 0 (a failure destroys it with
+   * cat's stderr). Not the channel itself: ssh2 emits a channel's 'close' by hand, so its `closed` stays false and
+   * a reader that waits for 'close' after the data (catalog's readAll) would wait forever.
+   */
+  private async sudoReadStream(path: string): Promise<NodeJS.ReadableStream> {
+    const ch = await this.t.openStream(['cat', '--', path], { sudo: true })
+    const out = new PassThrough()
+    ch.pipe(out, { end: false })
+    ch.once('error', (e: Error) => out.destroy(this.fileError('read', path, e)))
+    let chClosed = false
+    ch.once('close', (code: number | null) => {
+      chClosed = true
+      if (code === 0) out.end()
+      else if (!out.destroyed) out.destroy(this.fileError('read', path, new Error(code === null ? 'the SSH channel closed without an exit status' : `cat exited with ${code}`)))
+    })
+    out.once('close', () => chClosed || ch.destroy()) // a reader that stops early ends the remote cat
+    return out
+  }
+
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
     const mode = opts.mode ?? 0o600
-    const ch = this.sudo
-      ? await this.t.openExec(`sudo -n -- sh -c ${quote(writeFileCommand(path, mode))}`)
-      : undefined
-    const sftp = this.sudo ? undefined : await this.t.sftp()
-    const inner: NodeJS.WritableStream & { once: Writable['once'] } = ch ?? (sftp!.createWriteStream(path, { mode }) as never)
+    return this.sudo ? this.sudoWriteStream(path, mode) : this.sftpWriteStream(path, mode)
+  }
+
+  /**
+   * `sudo -n -- sh -c 'cat > path'` fed through its channel. The channel's stdout is drained: ssh2 emits a
+   * channel's 'close' only after its readable side has ended, so an unread channel never closes and the upload
+   * would wait forever (the hang of `dr backup now` to an SFTP store under sudo).
+   */
+  private async sudoWriteStream(path: string, mode: number): Promise<NodeJS.WritableStream> {
+    const ch = await this.t.openStream(['sh', '-c', writeFileCommand(path, mode)], { sudo: true })
+    ch.resume()
+    let exitCode: number | null = null
+    ch.on('exit', (c: number | null) => (exitCode = c))
     const done = new Promise<void>((resolve, reject) => {
-      if (ch) {
-        let code: number | null = null
-        ch.on('exit', (c: number | null) => (code = c))
-        ch.on('close', () => (code === 0 ? resolve() : reject(this.fileError('write', path, new Error(`remote cat exited with ${code}`)))))
-      } else {
-        inner.once('close', () => resolve())
-        inner.once('error', (e: Error) => reject(this.fileError('write', path, e)))
-      }
+      ch.once('error', (e: Error) => reject(this.fileError('write', path, e)))
+      ch.once('close', () =>
+        exitCode === 0 ? resolve() : reject(this.fileError('write', path, new Error(exitCode === null ? 'the SSH channel closed without an exit status' : `sh exited with ${exitCode}`))),
+      )
     })
-    done.catch(() => {})
-    // 'finish' on the returned stream means the bytes are on the host, not merely sent.
-    return new Writable({
-      write(chunk, _enc, cb) {
-        inner.write(chunk) ? cb() : inner.once('drain', () => cb())
-      },
-      final: (cb) => {
-        inner.end()
-        done.then(async () => {
-          if (sftp) await new Promise<void>((r, j) => sftp.chmod(path, mode, (e) => (e ? j(this.fileError('chmod', path, e)) : r())))
-        }).then(() => cb(), cb)
-      },
-      destroy(err, cb) {
-        ;(inner as unknown as { destroy?: () => void }).destroy?.()
-        cb(err)
-      },
+    done.catch(() => {}) // awaited by final(); a failure before then shows there
+    return finishing(ch, done)
+  }
+
+  private async sftpWriteStream(path: string, mode: number): Promise<NodeJS.WritableStream> {
+    const sftp = await this.t.sftp()
+    const inner = sftp.createWriteStream(path, { mode })
+    const done = new Promise<void>((resolve, reject) => {
+      inner.once('close', () => resolve())
+      inner.once('error', (e: Error) => reject(this.fileError('write', path, e)))
     })
+    done.catch(() => {}) // awaited by final()
+    // An existing file keeps its old mode on open(O_TRUNC), and a new one is cut by sshd's umask: set it.
+    const chmod = () => new Promise<void>((r, j) => sftp.chmod(path, mode, (e) => (e ? j(this.fileError('chmod', path, e)) : r())))
+    return finishing(inner, done.then(chmod))
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -154,4 +181,21 @@ export class SshFiles {
     if (!r.ok)
       throw new DrError({ code: 'file.failed', host: this.t.host, doing, message: `${this.t.host}: cannot ${doing}`, command, exitStatus: r.exitCode, stderr: r.stderr, hint: 'check the path and its permissions on the host' })
   }
+}
+
+/** A writable whose 'finish' means the bytes are on the host (`done` settled), not merely sent. */
+function finishing(inner: NodeJS.WritableStream, done: Promise<void>): Writable {
+  return new Writable({
+    write(chunk, _enc, cb) {
+      inner.write(chunk) ? cb() : inner.once('drain', () => cb())
+    },
+    final: (cb) => {
+      inner.end()
+      done.then(() => cb(), cb)
+    },
+    destroy(err, cb) {
+      ;(inner as unknown as { destroy?: () => void }).destroy?.()
+      cb(err)
+    },
+  })
 }

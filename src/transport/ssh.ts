@@ -174,13 +174,6 @@ export class SshTransport implements Transport {
     return execWith(this.$, command, opts)
   }
 
-  /** A raw channel for a command (used for streaming files under sudo). */
-  openExec(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) =>
-      this.client.exec(command, (err, ch) => (err ? reject(this.channelError(err, `run ${command}`)) : resolve(ch))),
-    )
-  }
-
   private sftpSession?: Promise<SFTPWrapper>
   sftp(): Promise<SFTPWrapper> {
     this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>

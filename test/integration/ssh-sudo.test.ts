@@ -103,3 +103,32 @@ t.test('a login user without sudo rights: a clear failure, never a password prom
   t.ok(Date.now() - started < 10_000, 'sudo -n does not wait for a password')
   await t.rejects(h.readFile('/etc/hostname'), { code: 'file.failed', hint: /NOPASSWD/ })
 })
+
+t.test('streams under sudo: a write stream finishes once the bytes are on the host, a read stream gives them back', async (t) => {
+  const h = await connect({ user: 'dr', sudo: true })
+  await h.mkdir('/var/lib/dr-stream', { mode: 0o700 })
+  const data = Buffer.alloc(3 << 20, 'x')
+  const { pipeline } = await import('node:stream/promises')
+  const { Readable } = await import('node:stream')
+  const sink = await h.createWriteStream('/var/lib/dr-stream/blob', { mode: 0o640 })
+  const started = Date.now()
+  await Promise.race([
+    pipeline(Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]), sink as never),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('the write stream under sudo never finished')), 30_000).unref()),
+  ])
+  t.ok(Date.now() - started < 30_000)
+  t.equal(await h.$`stat -c '%U %a %s' /var/lib/dr-stream/blob`.text(), `root 640 ${data.length}`)
+  const chunks: Buffer[] = []
+  const src = (await h.createReadStream('/var/lib/dr-stream/blob')) as NodeJS.ReadableStream & AsyncIterable<Buffer> & { closed: boolean }
+  for await (const c of src) chunks.push(c)
+  t.equal(Buffer.concat(chunks).length, data.length, 'read back under sudo')
+  await new Promise((r) => setImmediate(r))
+  t.equal(src.closed, true, "the read stream is closed once read (a reader that waits for 'close' must not hang)")
+  await t.rejects(
+    (async () => {
+      for await (const c of (await h.createReadStream('/var/lib/dr-stream/missing')) as AsyncIterable<Buffer>) void c
+    })(),
+    { code: 'file.not-found', host: 'node' },
+    'a missing file under sudo fails the read',
+  )
+})
