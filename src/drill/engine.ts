@@ -74,16 +74,25 @@ function capture(spec: ActivitySpec, output: string | undefined, values: Record<
 async function runActivity(ctx: ActionContext, spec: ActivitySpec, out: Output): Promise<ActivityRecord> {
   const start = Date.now()
   out.progress(`▸ ${spec.title}`)
-  let rec: Omit<ActivityRecord, 'endedAt' | 'durationMs'>
-  try {
-    const r = await runAction(ctx, spec.action)
-    rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: r.ok ? 'succeeded' : 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, command: r.command, exitCode: r.exitCode, output: r.output, error: r.error, steps: r.steps }
-  } catch (e) {
-    rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, error: message(e) }
+  let rec: Omit<ActivityRecord, 'endedAt' | 'durationMs'> | undefined
+  const earlier: string[] = []
+  for (let attempt = 0; attempt <= (spec.retries ?? 0); attempt++) {
+    if (rec) {
+      earlier.push(`attempt ${attempt}: ${rec.error ?? `exit ${rec.exitCode}`}`)
+      out.progress(`  failed (${rec.error ?? `exit ${rec.exitCode}`}); running it again: a dr runbook resumes where it stopped`)
+    }
+    try {
+      const r = await runAction(ctx, spec.action)
+      rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: r.ok ? 'succeeded' : 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, command: r.command, exitCode: r.exitCode, output: r.output, error: r.error, steps: r.steps }
+    } catch (e) {
+      rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, error: message(e) }
+    }
+    if (rec.status === 'succeeded') break
   }
+  if (earlier.length) rec = { ...rec!, output: [`earlier attempts failed: ${earlier.join('; ')}`, rec!.output ?? ''].join('\n') }
   const end = Date.now()
-  out.progress(`  ${rec.status === 'succeeded' ? 'ok' : 'FAILED'} in ${((end - start) / 1000).toFixed(1)} s${rec.error ? `: ${rec.error}` : ''}`)
-  return { ...rec, endedAt: new Date(end).toISOString(), durationMs: end - start }
+  out.progress(`  ${rec!.status === 'succeeded' ? 'ok' : 'FAILED'} in ${((end - start) / 1000).toFixed(1)} s${rec!.error && rec!.status !== 'succeeded' ? `: ${rec!.error}` : ''}`)
+  return { ...rec!, endedAt: new Date(end).toISOString(), durationMs: end - start }
 }
 
 const skipped = (spec: ActivitySpec, t0: number): ActivityRecord => ({

@@ -41,6 +41,11 @@ export interface ActivitySpec {
   recoveryPoint?: boolean
   /** Rollbacks only: run only when the recovery did not bring the steady state back. */
   onlyIfRecoveryFailed?: boolean
+  /**
+   * Run again this many times when it fails (a dr runbook resumes where it stopped). For rollbacks whose runbook
+   * can meet a race of the cluster's own, so a drill does not leave the lab half put back for it.
+   */
+  retries?: number
   /** Rollbacks only: skip when the world already says there is nothing to put back. */
   skipIf?: SkipCondition
 }

@@ -90,6 +90,7 @@ t.test('member-loss: the last member of the biggest site dies, a spare etcd host
   t.same(drArgs(p.method), ['member replace master2 --with master3 --yes --json'], 'the spare of the same site')
   t.same(drArgs(p.rollbacks), ['member replace master3 --with master2 --yes --json'])
   t.match(p.rollbacks[0].action, { kind: 'start-host', host: 'master2' })
+  t.equal(p.rollbacks[1].retries, 2, 'the swap back is run again if it fails (its runbook resumes)')
   t.same(drArgs(scenarioNamed('member-loss').plan(inv, { host: 'master4' }, live).method), ['member replace master4 --with master5 --yes --json'], 'a spare of the dead host\'s site first')
   t.same(drArgs(scenarioNamed('member-loss').plan(inv, { host: 'master4', with: 'master3' }, live).method), ['member replace master4 --with master3 --yes --json'])
   t.throws(() => scenarioNamed('member-loss').plan(inv, { host: 'master3' }, live), { message: /host "master3" is not an etcd member/ })

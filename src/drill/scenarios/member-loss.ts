@@ -60,7 +60,9 @@ export const memberLoss: Scenario = {
       ],
       rollbacks: [
         { id: 'power-on', title: `Power on ${old}`, role: 'rollback', action: { kind: 'start-host', host: old } },
-        { id: 'swap-back', title: `Put ${old} back in place of ${replacement}`, role: 'rollback', action: { kind: 'dr', args: ['member', 'replace', replacement, '--with', old, '--yes', '--json'] } },
+        // Retried once: stopping the spare's etcd can meet it restarting (removed, it exits; its restart policy
+        // starts it again) and `docker update` then fails; the runbook resumes past what it had done.
+        { id: 'swap-back', title: `Put ${old} back in place of ${replacement}`, role: 'rollback', action: { kind: 'dr', args: ['member', 'replace', replacement, '--with', old, '--yes', '--json'] }, retries: 2 },
       ],
     }
   },
