@@ -36,11 +36,19 @@ export interface ActionResult {
 
 const tail = (s: string, n = 6000) => (s.length > n ? `…${s.slice(-n)}` : s)
 
-/** Runbook steps from the journals a child wrote while it ran (relative to the drill's start). */
-function childSteps(inv: Inventory, since: number, t0: number): ActivityRecord['steps'] {
+/** Every journal file with its modification time: what a child wrote is what changed after it ran. */
+export function journalFiles(inv: Inventory): Map<string, number> {
   const dir = path.join(inv.stateDir, 'journal')
-  if (!fs.existsSync(dir)) return undefined
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(dir, f)).filter((f) => fs.statSync(f).mtimeMs >= since)
+  if (!fs.existsSync(dir)) return new Map()
+  return new Map(fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl')).map((f) => path.join(dir, f)).map((f) => [f, fs.statSync(f).mtimeMs]))
+}
+
+/**
+ * Runbook steps from the journals a child wrote while it ran (relative to the drill's start): the files that are
+ * new or changed since `before` (a time window would also catch the previous child's journal, written just before).
+ */
+export function childSteps(inv: Inventory, before: Map<string, number>, t0: number): ActivityRecord['steps'] {
+  const files = [...journalFiles(inv)].filter(([f, mtime]) => before.get(f) !== mtime).map(([f]) => f)
   const steps: NonNullable<ActivityRecord['steps']> = []
   for (const f of files) {
     const recs = readJournal(f)
@@ -61,7 +69,7 @@ function childSteps(inv: Inventory, since: number, t0: number): ActivityRecord['
 
 async function dr(ctx: ActionContext, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ActionResult> {
   const full = [...args, '-i', ctx.inv.file]
-  const since = Date.now() - 1000
+  const before = journalFiles(ctx.inv)
   const r = await runDr(full, ctx.out, env)
   return {
     ok: r.code === 0,
@@ -69,7 +77,7 @@ async function dr(ctx: ActionContext, args: string[], env: NodeJS.ProcessEnv = {
     exitCode: r.code,
     output: tail([r.stdout.trim(), r.stderr.trim()].filter(Boolean).join('\n--- stderr ---\n')),
     error: r.code === 0 ? undefined : lastError(r.stderr) ?? `exit ${r.code}`,
-    steps: childSteps(ctx.inv, since, ctx.t0),
+    steps: childSteps(ctx.inv, before, ctx.t0),
   }
 }
 

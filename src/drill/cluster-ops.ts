@@ -45,7 +45,11 @@ export function judgeStatus(expect: StatusExpectation, code: number | null, doc:
   const quorum = !!doc?.verdict?.hasQuorum
   const split = doc?.splitBrain
   const seen = split ? `split brain: ${split.join(' and ')}` : quorum ? 'one quorum' : 'no quorum'
-  const ok = expect === 'quorum-lost' ? !quorum && !split : expect === 'split-brain' ? !!split && split.length > 1 : quorum && !split && code === 0
+  const ok =
+    expect === 'quorum-lost' ? !quorum && !split
+    : expect === 'split-brain' ? !!split && split.length > 1
+    : expect === 'quorum-kept' ? quorum && !split
+    : quorum && !split && code === 0
   return { ok, code, detail: `dr status: ${seen} (exit ${code})` }
 }
 
@@ -66,4 +70,11 @@ export async function waitForStatus(ctx: { inv: Inventory; out: Output }, expect
     await sleep(2000)
   }
   return { ...last, detail: `expected ${expect} within ${Math.round(timeoutMs / 1000)} s; last ${last.detail}` }
+}
+
+/** Inventory hosts whose etcd is listed as a member now, by peer address (for a scenario's plan). */
+export async function liveMembers(conns: TransportSource, inv: Inventory): Promise<string[]> {
+  const s = await probeCluster(conns, inv, { timeoutMs: 3000 })
+  const listed = new Set(s.memberList.flatMap((m) => m.peerURLs.map((u) => new URL(u).hostname)))
+  return Object.values(inv.hosts).filter((h) => listed.has(h.address)).map((h) => h.name)
 }

@@ -10,10 +10,11 @@ import type { TransportSource } from '../etcd/client.ts'
 import { connectMember } from '../etcd/client.ts'
 import { probeCluster } from '../etcd/status.ts'
 import { runAction, type ActionContext } from './actions.ts'
+import { liveMembers } from './cluster-ops.ts'
 import { measure, sequencesOf } from './measure.ts'
 import { putBackProbe, steadyState, type Baseline } from './probes.ts'
 import { saveReport } from './store.ts'
-import type { ActivityRecord, ActivitySpec, DrillReport, Scenario, ScenarioParams, ScenarioPlan, SkipCondition, SteadyState } from './types.ts'
+import type { ActivityRecord, ActivitySpec, DrillReport, LiveFacts, Scenario, ScenarioParams, ScenarioPlan, SkipCondition, SteadyState } from './types.ts'
 import { recoverySeconds, timeline, verdict, verifiedSeconds } from './verdict.ts'
 import { Writer, type WriteSample } from './writer.ts'
 
@@ -29,10 +30,19 @@ export interface DrillOptions {
   version: string
   /** How long the steady state may take to come back after the recovery. */
   settleMs?: number
+  /** What the scenario's plan reads from the cluster; read at the start when not given. */
+  live?: LiveFacts
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/** The inventory without hosts lost for good: gone from the host table and from their site's list (pure). */
+export function withoutHosts(inv: Inventory, lost: Set<string>): Inventory {
+  const hosts = Object.fromEntries(Object.entries(inv.hosts).filter(([h]) => !lost.has(h)))
+  const sites = Object.fromEntries(Object.entries(inv.sites).map(([name, s]) => [name, { ...s, hosts: s.hosts.filter((h) => !lost.has(h)) }]))
+  return { ...inv, hosts, sites }
+}
 
 /** `${name}` in an activity's arguments, from values captured earlier (pure). */
 export function substitute(spec: ActivitySpec, values: Record<string, string>): ActivitySpec {
@@ -64,16 +74,25 @@ function capture(spec: ActivitySpec, output: string | undefined, values: Record<
 async function runActivity(ctx: ActionContext, spec: ActivitySpec, out: Output): Promise<ActivityRecord> {
   const start = Date.now()
   out.progress(`▸ ${spec.title}`)
-  let rec: Omit<ActivityRecord, 'endedAt' | 'durationMs'>
-  try {
-    const r = await runAction(ctx, spec.action)
-    rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: r.ok ? 'succeeded' : 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, command: r.command, exitCode: r.exitCode, output: r.output, error: r.error, steps: r.steps }
-  } catch (e) {
-    rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, error: message(e) }
+  let rec: Omit<ActivityRecord, 'endedAt' | 'durationMs'> | undefined
+  const earlier: string[] = []
+  for (let attempt = 0; attempt <= (spec.retries ?? 0); attempt++) {
+    if (rec) {
+      earlier.push(`attempt ${attempt}: ${rec.error ?? `exit ${rec.exitCode}`}`)
+      out.progress(`  failed (${rec.error ?? `exit ${rec.exitCode}`}); running it again: a dr runbook resumes where it stopped`)
+    }
+    try {
+      const r = await runAction(ctx, spec.action)
+      rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: r.ok ? 'succeeded' : 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, command: r.command, exitCode: r.exitCode, output: r.output, error: r.error, steps: r.steps }
+    } catch (e) {
+      rec = { id: spec.id, title: spec.title, role: spec.role, action: spec.action, status: 'failed', startedAt: new Date(start).toISOString(), start: start - ctx.t0, error: message(e) }
+    }
+    if (rec.status === 'succeeded') break
   }
+  if (earlier.length) rec = { ...rec!, output: [`earlier attempts failed: ${earlier.join('; ')}`, rec!.output ?? ''].join('\n') }
   const end = Date.now()
-  out.progress(`  ${rec.status === 'succeeded' ? 'ok' : 'FAILED'} in ${((end - start) / 1000).toFixed(1)} s${rec.error ? `: ${rec.error}` : ''}`)
-  return { ...rec, endedAt: new Date(end).toISOString(), durationMs: end - start }
+  out.progress(`  ${rec!.status === 'succeeded' ? 'ok' : 'FAILED'} in ${((end - start) / 1000).toFixed(1)} s${rec!.error && rec!.status !== 'succeeded' ? `: ${rec!.error}` : ''}`)
+  return { ...rec!, endedAt: new Date(end).toISOString(), durationMs: end - start }
 }
 
 const skipped = (spec: ActivitySpec, t0: number): ActivityRecord => ({
@@ -81,10 +100,10 @@ const skipped = (spec: ActivitySpec, t0: number): ActivityRecord => ({
 })
 
 /** The steady state, polled until it holds or the time is up (the last attempt is what counts). */
-async function settle(o: DrillOptions, sites: string[], baseline: Baseline, ms: number): Promise<SteadyState> {
+async function settle(o: DrillOptions, sites: string[], baseline: Baseline, ms: number, workloadSites = sites): Promise<SteadyState> {
   const started = Date.now()
   for (;;) {
-    const { state } = await steadyState(o.conns, o.inv, sites, baseline)
+    const { state } = await steadyState(o.conns, o.inv, sites, baseline, workloadSites)
     if (state.ok || Date.now() - started > ms) return { ...state, at: new Date(started).toISOString(), durationMs: Date.now() - started }
     await sleep(2000)
   }
@@ -144,7 +163,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   let present: Set<number> | undefined
   let recoveryPointAt: number | undefined
   try {
-    plan = o.scenario.plan(o.inv, o.params)
+    plan = o.scenario.plan(o.inv, o.params, o.live ?? { members: await liveMembers(o.conns, o.inv) })
     Object.assign(report, { title: plan.title, description: plan.description, lossBudget: plan.lossBudget })
     o.out.progress(`drill ${id}: ${plan.title}`)
     o.out.progress('▸ Check the steady state')
@@ -178,8 +197,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     }
     o.out.progress('▸ Check the steady state again')
     const lost = new Set(plan.lostHosts ?? [])
-    const inv = lost.size ? { ...o.inv, hosts: Object.fromEntries(Object.entries(o.inv.hosts).filter(([h]) => !lost.has(h))) } : o.inv
-    report.steadyStateAfter = await settle({ ...o, inv }, plan.servingSites, baseline, o.settleMs ?? 60_000)
+    const inv = lost.size ? withoutHosts(o.inv, lost) : o.inv
+    report.steadyStateAfter = await settle({ ...o, inv }, plan.servingSites, baseline, o.settleMs ?? 60_000, plan.workloadSites)
     for (const p of report.steadyStateAfter.probes) o.out.progress(`  ${p.ok ? 'ok  ' : 'FAIL'} ${p.name}: ${p.detail}`)
     await sleep(2000) // writes after the recovery, so the chart shows the rate coming back
     samples = await writer.stop()

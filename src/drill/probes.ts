@@ -104,8 +104,8 @@ export async function workloadProbe(conns: TransportSource, inv: Inventory, via:
   }
 }
 
-/** The whole hypothesis, once. */
-export async function steadyState(conns: TransportSource, inv: Inventory, sites: string[], baseline?: Baseline): Promise<{ state: SteadyState; baseline: Baseline }> {
+/** The whole hypothesis, once. workloadSites: whose sample pods must still be there (default: sites). */
+export async function steadyState(conns: TransportSource, inv: Inventory, sites: string[], baseline?: Baseline, workloadSites = sites): Promise<{ state: SteadyState; baseline: Baseline }> {
   const started = Date.now()
   const safe = async <T extends ProbeResult>(name: string, fn: () => Promise<T>, fallback: Omit<T, keyof ProbeResult>): Promise<T> => {
     try {
@@ -116,7 +116,7 @@ export async function steadyState(conns: TransportSource, inv: Inventory, sites:
   }
   const q = await safe('quorum read and write', () => quorumProbe(conns, inv), { members: [] as string[] })
   const a = await safe('apiservers ready', () => apiserverProbe(conns, inv, sites), { ready: [] as string[] })
-  const w = await workloadProbe(conns, inv, a.ready, sites, baseline)
+  const w = await workloadProbe(conns, inv, a.ready, workloadSites, baseline)
   const probes: ProbeResult[] = [q, a, w].map(({ name, ok, detail }) => ({ name, ok, detail }))
   return {
     state: { ok: probes.every((p) => p.ok), at: new Date(started).toISOString(), durationMs: Date.now() - started, probes },

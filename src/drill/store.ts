@@ -47,6 +47,25 @@ export interface DrillSummary {
   report: string
 }
 
+/**
+ * What `dr drill SCENARIO --json` prints: the figures, the verdict, each activity's outcome and the timeline,
+ * with the path of the full report (the report itself holds every write sample and command output: megabytes).
+ */
+export function reportSummary(r: DrillReport, dir: string) {
+  const activity = (a: DrillReport['method'][number]) => ({ id: a.id, title: a.title, role: a.role, status: a.status, durationMs: a.durationMs, ...(a.error ? { error: a.error } : {}) })
+  return {
+    id: r.id, scenario: r.scenario, title: r.title, cluster: r.cluster, verdict: r.verdict, reasons: r.reasons, warnings: r.warnings,
+    ...(r.sabotage ? { sabotage: r.sabotage } : {}),
+    startedAt: r.startedAt, durationSeconds: Math.round(r.durationMs / 1000),
+    recoverySeconds: r.recoverySeconds, verifiedSeconds: r.verifiedSeconds,
+    acknowledgedWrites: r.acknowledgedWrites, lostWrites: r.lostWrites, lostWithinBudget: r.writes.lostWithinBudget, lossBudget: r.lossBudget,
+    steadyStateBefore: r.steadyStateBefore?.ok ?? null, steadyStateAfter: r.steadyStateAfter?.ok ?? null, putBack: r.putBack?.ok ?? null,
+    method: r.method.map(activity), rollbacks: r.rollbacks.map(activity),
+    timeline: r.timeline,
+    report: path.join(dir, 'report.json'),
+  }
+}
+
 /** Every kept drill, oldest first. A folder without a readable report.json is skipped with a warning. */
 export function listDrills(inv: Pick<Inventory, 'stateDir'>, warn: (m: string) => void = () => undefined): DrillSummary[] {
   const dir = drillsDir(inv)

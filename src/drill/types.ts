@@ -21,7 +21,8 @@ export type Action =
   | { kind: 'expect-status'; expect: StatusExpectation; timeoutMs: number }
   | { kind: 'sleep'; ms: number }
 
-export type StatusExpectation = 'quorum-lost' | 'split-brain' | 'one-quorum'
+/** 'one-quorum': one cluster, healthy (dr status exits 0); 'quorum-kept': one cluster with quorum, members may be down. */
+export type StatusExpectation = 'quorum-lost' | 'split-brain' | 'one-quorum' | 'quorum-kept'
 
 /** Where an activity sits on the timeline. */
 export type Role = 'prepare' | 'fault' | 'detect' | 'recovery' | 'observe' | 'rollback'
@@ -40,6 +41,11 @@ export interface ActivitySpec {
   recoveryPoint?: boolean
   /** Rollbacks only: run only when the recovery did not bring the steady state back. */
   onlyIfRecoveryFailed?: boolean
+  /**
+   * Run again this many times when it fails (a dr runbook resumes where it stopped). For rollbacks whose runbook
+   * can meet a race of the cluster's own, so a drill does not leave the lab half put back for it.
+   */
+  retries?: number
   /** Rollbacks only: skip when the world already says there is nothing to put back. */
   skipIf?: SkipCondition
 }
@@ -60,6 +66,11 @@ export interface ScenarioPlan {
   servingSites: string[]
   /** Hosts the scenario loses for good: the probes after recovery leave them out. */
   lostHosts?: string[]
+  /**
+   * Sites whose sample pods must still be there after the recovery (default: servingSites). A failover evicts
+   * the lost site's pods on purpose, so a site that comes home later serves again without its old pods.
+   */
+  workloadSites?: string[]
   method: ActivitySpec[]
   rollbacks: ActivitySpec[]
   /** Acknowledged writes that may be lost without failing the drill (a backup's recovery point). */
@@ -74,8 +85,17 @@ export interface Scenario {
   summary: string
   /** Options the scenario takes (--site, --host, --with), for help and validation. */
   options: string[]
-  /** Pure: the plan for this inventory; throws a DrError (usage) when the inventory cannot take the scenario. */
-  plan(inv: Inventory, params: ScenarioParams): ScenarioPlan
+  /**
+   * Pure: the plan for this inventory and what was read from the cluster; throws a DrError (usage) when the
+   * inventory cannot take the scenario.
+   */
+  plan(inv: Inventory, params: ScenarioParams, live?: LiveFacts): ScenarioPlan
+}
+
+/** What a scenario's plan may need from the live cluster (read once, before the drill). */
+export interface LiveFacts {
+  /** Inventory hosts whose etcd is listed as a member now (by peer address). */
+  members?: string[]
 }
 
 /** One record per activity, Chaos Toolkit's run record: what ran, when, how it ended, and what it printed. */

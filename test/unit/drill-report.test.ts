@@ -6,6 +6,7 @@ import { measure, outage, ratePerSecond, sequencesOf } from '../../src/drill/mea
 import { recoverySeconds, timeline, verdict, verifiedSeconds } from '../../src/drill/verdict.ts'
 import { renderHtml } from '../../src/drill/report-html.ts'
 import { renderMarkdown } from '../../src/drill/report-md.ts'
+import { reportSummary } from '../../src/drill/store.ts'
 import type { ActivityRecord, DrillReport, SteadyState } from '../../src/drill/types.ts'
 import type { WriteSample } from '../../src/drill/writer.ts'
 
@@ -125,4 +126,18 @@ t.test('the HTML page is self-contained, draws both charts and escapes command o
   t.match(md, /\| recovery time \(first failed write → first acknowledged write\) \| 7 s \|/)
   t.match(md, /\| acknowledged writes lost \| 0 \|/)
   t.match(md, /Re-create etcd with --force-new-cluster/)
+})
+
+t.test('dr drill --json prints a summary: the figures and outcomes, the full report by path, no samples or output', async (t) => {
+  const r = report()
+  r.method[0].output = 'x'.repeat(100_000)
+  const s = reportSummary(r, '/tmp/drills/d1')
+  t.equal(s.report, '/tmp/drills/d1/report.json')
+  t.match(s, { scenario: r.scenario, verdict: r.verdict, recoverySeconds: r.recoverySeconds, acknowledgedWrites: r.acknowledgedWrites, lostWrites: r.lostWrites })
+  t.same(s.method.map((a) => `${a.id}:${a.status}`), r.method.map((a) => `${a.id}:${a.status}`))
+  t.same(s.timeline, r.timeline)
+  const text = JSON.stringify(s)
+  t.ok(text.length < JSON.stringify(r).length / 10, `${text.length} characters against ${JSON.stringify(r).length}`)
+  t.notMatch(text, /xxxxxxxxxx/, "no command's output")
+  t.notOk('writes' in s, 'no write samples')
 })

@@ -4,7 +4,8 @@ import t from 'tap'
 import type { Host, Inventory } from '../../src/inventory/types.ts'
 import { scenarioNamed, SCENARIOS } from '../../src/drill/scenarios/index.ts'
 import { checkAllowed, labName } from '../../src/drill/safety.ts'
-import { sabotaged, substitute } from '../../src/drill/engine.ts'
+import { sabotaged, substitute, withoutHosts } from '../../src/drill/engine.ts'
+import { hostsInSite } from '../../src/inventory/types.ts'
 import { judgeStatus } from '../../src/drill/cluster-ops.ts'
 import type { ActivitySpec } from '../../src/drill/types.ts'
 
@@ -59,6 +60,7 @@ t.test('site-loss: --site and --survivor are honoured and checked', async (t) =>
 t.test('site-return: split brain shown unfenced, one quorum fenced, then heal and failback', async (t) => {
   const p = scenarioNamed('site-return').plan(inventory(), {})
   t.same(p.servingSites, ['B', 'A'], 'after failback both sites serve again')
+  t.same(p.workloadSites, ['B'], "site A's pods were evicted by the failover: only site B's must still be there")
   t.same(p.method.map((a) => a.id), ['lead-from-survivor', 'power-off', 'see-quorum-lost', 'failover', 'cut-off', 'power-on-cut-off', 'see-split-brain', 'fence', 'see-one-quorum', 'heal', 'failback'])
   t.same(drArgs(p.method), ['failover --site B --yes --json', 'fence --site A --yes --json', 'failback --site A --yes --json'])
   const idx = (id: string) => p.method.findIndex((a) => a.id === id)
@@ -70,18 +72,32 @@ t.test('site-return: split brain shown unfenced, one quorum fenced, then heal an
   t.same(p.rollbacks.map((a) => a.action.kind), ['heal', 'start-site'])
 })
 
-t.test('member-loss: the last etcd host of the biggest site dies, a spare of its site replaces it, and back', async (t) => {
-  const p = scenarioNamed('member-loss').plan(inventory(), {})
+t.test('member-loss: the last member of the biggest site dies, a spare etcd host of its site replaces it, and back', async (t) => {
+  // The lab's shape for this drill: master3 has the etcd role but is not a member (the spare).
+  const hosts: Spec = {
+    master1: { site: 'A', roles: ['etcd', 'controlplane'] },
+    master2: { site: 'A', roles: ['etcd', 'controlplane'] },
+    master3: { site: 'A', roles: ['etcd', 'controlplane'] },
+    master4: { site: 'B', roles: ['etcd', 'controlplane'] },
+    master5: { site: 'B', roles: ['etcd', 'controlplane'] },
+  }
+  const inv = inventory({ hosts })
+  const live = { members: ['master1', 'master2', 'master4'] }
+  const p = scenarioNamed('member-loss').plan(inv, {}, live)
   t.same(p.lostHosts, ['master2'])
   t.match(p.method[0].action, { kind: 'kill-host', host: 'master2' })
-  t.same(drArgs(p.method), ['member replace master2 --with node1 --yes --json'])
-  t.same(drArgs(p.rollbacks), ['member replace node1 --with master2 --yes --json'])
+  t.match(p.method[1].action, { kind: 'expect-status', expect: 'quorum-kept' }, 'a dead member is not a healthy cluster, but quorum is kept')
+  t.same(drArgs(p.method), ['member replace master2 --with master3 --yes --json'], 'the spare of the same site')
+  t.same(drArgs(p.rollbacks), ['member replace master3 --with master2 --yes --json'])
   t.match(p.rollbacks[0].action, { kind: 'start-host', host: 'master2' })
-  t.same(drArgs(scenarioNamed('member-loss').plan(inventory(), { host: 'master3', with: 'node2' }).method), ['member replace master3 --with node2 --yes --json'])
-  t.throws(() => scenarioNamed('member-loss').plan(inventory(), { host: 'node1' }), { message: /host "node1" is not an etcd member/ })
-  t.throws(() => scenarioNamed('member-loss').plan(inventory(), { with: 'master1' }), { message: /already an etcd member/ })
-  const noSpare = inventory({ hosts: { a1: { site: 'A', roles: ['etcd'] }, a2: { site: 'A', roles: ['etcd'] }, b1: { site: 'B', roles: ['etcd'] } } })
-  t.throws(() => scenarioNamed('member-loss').plan(noSpare, {}), { message: /no spare host/ })
+  t.equal(p.rollbacks[1].retries, 2, 'the swap back is run again if it fails (its runbook resumes)')
+  t.same(drArgs(scenarioNamed('member-loss').plan(inv, { host: 'master4' }, live).method), ['member replace master4 --with master5 --yes --json'], 'a spare of the dead host\'s site first')
+  t.same(drArgs(scenarioNamed('member-loss').plan(inv, { host: 'master4', with: 'master3' }, live).method), ['member replace master4 --with master3 --yes --json'])
+  t.throws(() => scenarioNamed('member-loss').plan(inv, { host: 'master3' }, live), { message: /host "master3" is not an etcd member/ })
+  t.throws(() => scenarioNamed('member-loss').plan(inv, { with: 'master1' }, live), { message: /already an etcd member: the replacement must be a spare/ })
+  t.throws(() => scenarioNamed('member-loss').plan(inventory(), { with: 'node1' }), { message: /does not have the etcd role/, hint: /dr member remove HOST/ })
+  t.throws(() => scenarioNamed('member-loss').plan(inventory(), {}), { message: /no spare host to replace master2 with/ }, 'without live facts every etcd host is a member: no spare')
+  t.throws(() => scenarioNamed('member-loss').plan(inv, {}, { members: Object.keys(hosts) }), { message: /no spare host/ })
 })
 
 t.test('total-loss: a backup first (the recovery point), every member wiped, restored from that backup', async (t) => {
@@ -100,7 +116,7 @@ t.test('total-loss: a backup first (the recovery point), every member wiped, res
 t.test('every scenario has a name, a summary and a plan on the lab', async (t) => {
   t.same(SCENARIOS.map((s) => s.name), ['site-loss', 'site-return', 'member-loss', 'total-loss'])
   for (const s of SCENARIOS) {
-    const p = s.plan(inventory(), {})
+    const p = s.plan(inventory(), {}, { members: ['master1', 'master2'] })
     t.ok(p.method.some((a) => a.role === 'fault'), `${s.name} injects a fault`)
     t.ok(p.method.some((a) => a.role === 'recovery'), `${s.name} recovers`)
   }
@@ -139,4 +155,16 @@ t.test('dr status judged against what a scenario expects', async (t) => {
   t.match(judgeStatus('one-quorum', 0, { verdict: { hasQuorum: true } }), { ok: true })
   t.match(judgeStatus('one-quorum', 5, { verdict: { hasQuorum: true }, splitBrain: ['a', 'b'] }), { ok: false })
   t.match(judgeStatus('one-quorum', 1, undefined), { ok: false, detail: /no quorum/ })
+  t.match(judgeStatus('one-quorum', 5, { verdict: { hasQuorum: true } }), { ok: false }, 'one quorum means healthy: dr status exits 0')
+  t.match(judgeStatus('quorum-kept', 5, { verdict: { hasQuorum: true } }), { ok: true, detail: /one quorum/ }, 'quorum kept with a member down')
+  t.match(judgeStatus('quorum-kept', 5, { verdict: { hasQuorum: false } }), { ok: false })
+  t.match(judgeStatus('quorum-kept', 5, { verdict: { hasQuorum: true }, splitBrain: ['a', 'b'] }), { ok: false })
+})
+
+t.test('the probes after a member-loss leave the dead host out of the host table and of its site', async (t) => {
+  const inv = inventory()
+  const w = withoutHosts(inv, new Set(['master2']))
+  t.same(Object.keys(w.hosts).sort(), ['master1', 'master3', 'node1', 'node2'])
+  t.same(hostsInSite(w, 'A').map((h) => h.name), ['master1', 'node1'], 'every host a site lists exists')
+  t.same(hostsInSite(inv, 'A').map((h) => h.name), ['master1', 'master2', 'node1'], 'the inventory itself is untouched')
 })

@@ -3,6 +3,10 @@
 import type { Command } from 'commander'
 import readline from 'node:readline/promises'
 import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Inventory } from '../../inventory/types.ts'
+import type { Connections } from '../../transport/connect.ts'
+import type { LiveFacts, Scenario, ScenarioParams } from '../../drill/types.ts'
 import { DrError, ExitCode } from '../../core/error.ts'
 import { table } from '../../core/output.ts'
 import { action } from '../run.ts'
@@ -50,42 +54,51 @@ async function runScenario(ctx: CliContext, name: string, opts: Record<string, a
   const inv = await ctx.inventory()
   const { lab } = checkAllowed(inv, opts.allowDestructiveDrills)
   const params = { site: opts.site, survivor: opts.survivor, host: opts.host, with: opts.with, store: opts.store }
-  const plan = scenario.plan(inv, params)
-  if (ctx.opts.plan) {
-    if (ctx.opts.json) ctx.out.data(plan)
-    else {
-      ctx.out.line(`drill ${plan.scenario} on cluster ${inv.cluster}${lab ? ' (lab)' : ''}: ${plan.title}`)
-      for (const d of plan.description) ctx.out.line(`  ${d}`)
-      ctx.out.line('\nmethod:')
-      plan.method.forEach((a, i) => ctx.out.line(`  ${i + 1}. [${a.role}] ${a.title}${a.action.kind === 'dr' ? `: dr ${a.action.args.join(' ')}` : ''}`))
-      ctx.out.line('rollbacks:')
-      plan.rollbacks.forEach((a, i) => ctx.out.line(`  ${i + 1}. ${a.title}${a.action.kind === 'dr' ? `: dr ${a.action.args.join(' ')}` : ''}`))
-      ctx.out.line('\nplan only: nothing was changed')
-    }
-    return ExitCode.ok
-  }
-  await confirm(ctx, `This drill breaks cluster ${inv.cluster} on purpose: ${plan.title}.`)
   const { Connections } = await import('../../transport/connect.ts')
-  const { runDrill } = await import('../../drill/engine.ts')
-  const version = (JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string }).version
+  const { liveMembers } = await import('../../drill/cluster-ops.ts')
   const conns = new Connections(inv, { out: ctx.out })
   try {
-    // DR_DRILL_SETTLE_MS: how long the steady state may take to come back (default 60 s; tests shorten it).
-    const settleMs = process.env.DR_DRILL_SETTLE_MS ? Number(process.env.DR_DRILL_SETTLE_MS) : undefined
-    const r = await runDrill({ inv, conns, out: ctx.out, scenario, params, lab, reportDir: opts.report, version, settleMs })
-    if (ctx.opts.json) ctx.out.data(r)
-    else {
-      ctx.out.line(`drill ${r.scenario}: ${r.verdict.toUpperCase()}`)
-      for (const x of r.reasons) ctx.out.line(`  why: ${x}`)
-      ctx.out.line(`  recovery time:  ${r.recoverySeconds === null ? '—' : `${r.recoverySeconds} s`} (first failed write → first acknowledged write); verified after ${r.verifiedSeconds === null ? '—' : `${r.verifiedSeconds} s`}`)
-      ctx.out.line(`  writes:         ${r.acknowledgedWrites} acknowledged, ${r.lostWrites} lost${r.writes.lostWithinBudget ? ` (+${r.writes.lostWithinBudget} after the backup, its recovery point)` : ''}`)
-      for (const x of r.warnings) ctx.out.line(`  warning: ${x}`)
-      ctx.out.line(`  report:         ${opts.report ?? `${inv.stateDir}/drills/${r.id}`}/report.html`)
+    // member-loss needs the live membership (which etcd host is a spare); read once, before anything breaks.
+    const live = { members: await liveMembers(conns, inv) }
+    const plan = scenario.plan(inv, params, live)
+    if (ctx.opts.plan) {
+      if (ctx.opts.json) ctx.out.data(plan)
+      else {
+        ctx.out.line(`drill ${plan.scenario} on cluster ${inv.cluster}${lab ? ' (lab)' : ''}: ${plan.title}`)
+        for (const d of plan.description) ctx.out.line(`  ${d}`)
+        ctx.out.line('\nmethod:')
+        plan.method.forEach((a, i) => ctx.out.line(`  ${i + 1}. [${a.role}] ${a.title}${a.action.kind === 'dr' ? `: dr ${a.action.args.join(' ')}` : ''}`))
+        ctx.out.line('rollbacks:')
+        plan.rollbacks.forEach((a, i) => ctx.out.line(`  ${i + 1}. ${a.title}${a.action.kind === 'dr' ? `: dr ${a.action.args.join(' ')}` : ''}`))
+        ctx.out.line('\nplan only: nothing was changed')
+      }
+      return ExitCode.ok
     }
-    return r.verdict === 'pass' ? ExitCode.ok : ExitCode.unverified
+    await confirm(ctx, `This drill breaks cluster ${inv.cluster} on purpose: ${plan.title}.`)
+    return await run(ctx, inv, conns, { scenario, params, live, lab, opts })
   } finally {
     await conns.close()
   }
+}
+
+async function run(ctx: CliContext, inv: Inventory, conns: Connections, a: { scenario: Scenario; params: ScenarioParams; live: LiveFacts; lab?: string; opts: Record<string, any> }): Promise<number> {
+  const { runDrill } = await import('../../drill/engine.ts')
+  const { drillsDir, reportSummary } = await import('../../drill/store.ts')
+  const version = (JSON.parse(readFileSync(`${projectRoot}/package.json`, 'utf8')) as { version: string }).version
+  // DR_DRILL_SETTLE_MS: how long the steady state may take to come back (default 60 s; tests shorten it).
+  const settleMs = process.env.DR_DRILL_SETTLE_MS ? Number(process.env.DR_DRILL_SETTLE_MS) : undefined
+  const r = await runDrill({ inv, conns, out: ctx.out, scenario: a.scenario, params: a.params, live: a.live, lab: a.lab, reportDir: a.opts.report, version, settleMs })
+  const dir = a.opts.report ? path.resolve(a.opts.report) : path.join(drillsDir(inv), r.id)
+  if (ctx.opts.json) ctx.out.data(reportSummary(r, dir))
+  else {
+    ctx.out.line(`drill ${r.scenario}: ${r.verdict.toUpperCase()}`)
+    for (const x of r.reasons) ctx.out.line(`  why: ${x}`)
+    ctx.out.line(`  recovery time:  ${r.recoverySeconds === null ? '—' : `${r.recoverySeconds} s`} (first failed write → first acknowledged write); verified after ${r.verifiedSeconds === null ? '—' : `${r.verifiedSeconds} s`}`)
+    ctx.out.line(`  writes:         ${r.acknowledgedWrites} acknowledged, ${r.lostWrites} lost${r.writes.lostWithinBudget ? ` (+${r.writes.lostWithinBudget} after the backup, its recovery point)` : ''}`)
+    for (const x of r.warnings) ctx.out.line(`  warning: ${x}`)
+    ctx.out.line(`  report:         ${path.join(dir, 'report.html')}`)
+  }
+  return r.verdict === 'pass' ? ExitCode.ok : ExitCode.unverified
 }
 
 async function list(ctx: CliContext): Promise<number> {

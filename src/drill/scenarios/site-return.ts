@@ -20,6 +20,8 @@ export const siteReturn: Scenario = {
         'Pass: split brain seen without the fence, one quorum with it, every acknowledged write kept, every site serving again.',
       ],
       servingSites: [survivor, lost],
+      // The failover evicted site ${lost}'s sample pods on purpose: site ${survivor}'s must still be there.
+      workloadSites: [survivor],
       lossBudget: 'none',
       method: [
         { id: 'lead-from-survivor', title: `Hand etcd's leadership to site ${survivor}`, role: 'prepare', action: { kind: 'lead-from', site: survivor } },
