@@ -20,7 +20,7 @@ export function renderPlan(plan: Plan): string {
   }
   const n = plan.steps.filter((s) => s.changes.length > 0).length
   const d = plan.steps.filter((s) => s.destructive).length
-  out.push('', `${n} step(s) will change the cluster, ${d} of them destructive (old containers and data are kept, renamed).`)
+  out.push('', `${n} step(s) will change the cluster, ${d} of them destructive: each change above says what it keeps and what it removes.`)
   return out.join('\n')
 }
 
