@@ -56,7 +56,18 @@ export class ContainerComponent implements Component {
   async stop(opts: { timeoutMs?: number } = {}) {
     if (!(await tryInspect(this.t, this.container))) return
     const secs = Math.max(1, Math.round((opts.timeoutMs ?? 30_000) / 1000))
-    await this.t.$.with({ doing: `stop ${this.container}`, timeoutMs: (secs + 30) * 1000 })`docker update --restart=no ${this.container} >/dev/null && docker stop -t ${secs} ${this.container} >/dev/null`
+    // A container in a restart loop (a removed member exits, its policy starts it again) can die between docker's
+    // "is it running" and the update: docker then answers "cannot update a stopped container". That one answer is
+    // retried for a few seconds; any other is an error.
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.t.$.with({ doing: `turn off the restart policy of ${this.container}` })`docker update --restart=no ${this.container}`.nothrow()
+      if (r.ok) break
+      if (attempt >= 20 || !/cannot update a stopped container/i.test(r.stderr)) {
+        throw new DrError({ code: 'command.failed', message: `docker update --restart=no ${this.container} failed on ${this.host}`, host: this.host, stderr: r.stderr.trim(), exitStatus: r.exitCode, hint: `docker ps -a --filter name=${this.container} on ${this.host}` })
+      }
+      await new Promise((ok) => setTimeout(ok, 250))
+    }
+    await this.t.$.with({ doing: `stop ${this.container}`, timeoutMs: (secs + 30) * 1000 })`docker stop -t ${secs} ${this.container} >/dev/null`
   }
 
   async start(opts: { timeoutMs?: number } = {}) {
