@@ -10,6 +10,7 @@ import { hostsInSite, hostsWithRole, type Inventory } from '../../src/inventory/
 import type { StepContext } from '../../src/runbook/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
 import { componentOf } from '../steps/containers.ts'
+import { componentKind } from '../../src/component/index.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
@@ -100,6 +101,7 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
       exit: 'refused',
     })
   }
+  const siteControlplanes = hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name)
   const rejoin = hostsInSite(inv, o.site).filter((h) => h.roles.includes('etcd') && h.name !== decision.survivor).map((h) => h.name)
   const t = await ctx.conns.get(decision.survivor)
   const argv = (await componentOf(inv, t, 'etcd').state())?.argv ?? []
@@ -114,13 +116,14 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
     survivorName: getFlag(argv, '--name') ?? `etcd-${decision.survivor}`,
     survivorPeerUrl: getFlag(argv, '--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`,
     deadHosts: failedSites.flatMap((s) => hostsInSite(inv, s).map((h) => h.name)),
-    siteControlplanes: hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name),
+    siteControlplanes,
     etcdDone: done.done,
     etcdDoneWhy: done.why,
     rejoin,
     // After the rebuild the survivor is the only member; the rest of the site joins back before the apiservers move.
     liveHosts: [...new Set([...(done.done ? done.hosts : [decision.survivor]), ...rejoin])],
     decisionFromCluster,
+    staticPodApiserver: siteControlplanes.length > 0 && componentKind(inv, siteControlplanes[0]) === 'static-pod',
   }
 }
 

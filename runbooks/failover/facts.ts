@@ -47,6 +47,8 @@ export interface FailoverFacts {
   liveHosts: string[]
   /** No decision of this failover is in this state directory (it was finished from another one, or lost). */
   decisionFromCluster: boolean
+  /** The site's first controlplane runs kube-apiserver as a static pod (kubeadm): kubeadm-config is kept too. */
+  staticPodApiserver: boolean
 }
 
 export const opt = (o: Record<string, unknown>) => o as unknown as FailoverOptions

@@ -54,6 +54,7 @@ t.test('force-new-cluster on static pods: plan changes nothing, failover verifie
   t.equal(rep.status, 'succeeded')
   t.match(rep.verification.join('\n'), /quorum read and write through master3: ok/)
   t.match(rep.verification.join('\n'), /kube-apiserver on master3: ready/)
+  t.ok(rep.steps.some((s: any) => s.id === 'kubeadm-config-cluster-status'), "kubeadm's record is part of a kubeadm failover")
 
   // From outside dr.
   t.same(await memberNames('master3'), ['master3'], 'the survivor is the only member')
