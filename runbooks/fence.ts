@@ -1,16 +1,19 @@
 // Fence a lost site that comes back: its old etcd members must never run again, or (cut off from the survivors)
 // they still hold a majority of the old membership and serve stale data — a second cluster, measured on the lab.
-// Per reachable host: restart policy off, etcd and kube-apiserver stopped and renamed *-fenced-<time>, the etcd
-// data dir moved to a quarantine name, and a marker recording the fence. Nothing is deleted. A host SSH cannot
+// Per reachable host: etcd and kube-apiserver stopped for good — RKE containers: restart policy off, stopped and
+// renamed *-fenced-<time>; kubeadm static pods: manifests moved to /etc/kubernetes/dr/stopped/ (the kubelet stops
+// them and will not start them after a reboot) — the etcd data dir moved to a quarantine name, and a marker
+// recording the fence. Nothing is deleted. A host SSH cannot
 // reach (nothing answers on TCP) is powered off by its fence agent when the inventory has one; any other failure
 // (authentication, a changed host key) is never taken for "down": the run fails and names the host.
 import { DrError } from '../src/core/error.ts'
 import { FENCE_MARKER, hostFence, whyNotFenced, type HostFence } from '../src/cluster/fence-state.ts'
 import { hasFenceAgent } from '../src/cluster/power.ts'
 import { hostsInSite, type Inventory } from '../src/inventory/types.ts'
+import { DR_MANIFEST_DIR } from '../src/component/index.ts'
 import type { Runbook, Step } from '../src/runbook/types.ts'
 import type { Transport } from '../src/transport/types.ts'
-import { tryInspect } from './steps/containers.ts'
+import { componentOf, type Component, type ComponentName } from './steps/containers.ts'
 import { powerOffHost } from './steps/power-fence.ts'
 
 export interface FenceFacts {
@@ -19,18 +22,39 @@ export interface FenceFacts {
   hosts: HostFence[]
 }
 
-const names = (inv: { etcd: { container: string }; kubernetes: { apiserverContainer: string } }) => [inv.etcd.container, inv.kubernetes.apiserverContainer]
+const COMPONENTS: ComponentName[] = ['etcd', 'kube-apiserver']
 
-async function fenceWork(t: Transport, inv: Parameters<typeof names>[0] & { etcd: { dataDir: string } }): Promise<string[]> {
+/** What fencing one component still needs: undefined when it is fenced (or absent). */
+async function componentWork(c: Component): Promise<string | undefined> {
+  const s = await c.state()
+  if (!s) return undefined
+  if (c.kind === 'container') return `stop ${s.where}${s.running ? ' (running)' : ''}, restart policy off, rename it ${s.where}-fenced-<time>`
+  // A static pod: stopped = its manifest moved out; a container of it may still run until the kubelet stops it.
+  if (s.stopped && !s.container?.State?.Running) return undefined
+  return s.stopped ? `wait for the ${c.name} pod's container to stop (manifest already in ${s.where})` : `move ${s.where} out to ${DR_MANIFEST_DIR}/stopped/ and wait for the kubelet to stop the ${c.name} pod (it stays stopped across reboots)`
+}
+
+async function fenceWork(t: Transport, inv: Inventory): Promise<string[]> {
   const todo: string[] = []
-  for (const name of names(inv)) {
-    const c = await tryInspect(t, name)
-    if (c) todo.push(`stop ${name}${c.State?.Running ? ' (running)' : ''}, restart policy off, rename it ${name}-fenced-<time>`)
+  for (const name of COMPONENTS) {
+    const w = await componentWork(componentOf(inv, t, name))
+    if (w) todo.push(w)
   }
   // An empty data dir (a host's boot may create it) holds nothing that can form a quorum.
   if ((await t.$`test -d ${`${inv.etcd.dataDir}/member`}`.nothrow()).ok) todo.push(`move ${inv.etcd.dataDir} to ${inv.etcd.dataDir}.dr-fenced-<time>`)
   if (!(await t.$`test -f ${FENCE_MARKER}`.nothrow()).ok) todo.push(`record the fence in ${FENCE_MARKER}`)
   return todo
+}
+
+/** Stop one component for good (see the header); nothing when it is fenced already. */
+async function fenceComponent(t: Transport, c: Component, tag: string): Promise<void> {
+  if (!(await componentWork(c))) return
+  if (c.kind === 'container') {
+    const name = (await c.state())!.where
+    await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 2 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
+  } else {
+    await c.stop({ timeoutMs: 90_000 })
+  }
 }
 
 function fenceHost(host: string): Step<FenceFacts> {
@@ -46,10 +70,7 @@ function fenceHost(host: string): Step<FenceFacts> {
     async apply(ctx) {
       const t = await ctx.conns.get(host)
       const tag = ctx.facts.tag
-      for (const name of names(ctx.inv)) {
-        if (!(await tryInspect(t, name))) continue
-        await t.$`docker update --restart=no ${name} >/dev/null && docker stop -t 2 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
-      }
+      for (const name of COMPONENTS) await fenceComponent(t, componentOf(ctx.inv, t, name), tag)
       const dir = ctx.inv.etcd.dataDir
       await t.$`if [ -d ${`${dir}/member`} ]; then mv ${dir} ${`${dir}.dr-fenced-${tag}`}; fi`
       const marker = JSON.stringify({ site: ctx.facts.site, fencedAt: new Date().toISOString(), tag, by: 'dr fence' })
@@ -59,7 +80,8 @@ function fenceHost(host: string): Step<FenceFacts> {
       const t = await ctx.conns.get(host)
       const left = await fenceWork(t, ctx.inv)
       if (left.length) throw new DrError({ code: 'fence.unverified', message: `${host} is not fenced: ${left.join('; ')}`, host, exit: 'unverified' })
-      return `etcd and kube-apiserver stopped and renamed; data quarantined`
+      const how = componentOf(ctx.inv, t, 'etcd').kind === 'container' ? 'stopped and renamed' : `stopped (manifests in ${DR_MANIFEST_DIR}/stopped/)`
+      return `etcd and kube-apiserver ${how}; data quarantined`
     },
   }
 }

@@ -6,11 +6,11 @@ import { chooseSurvivor } from '../../src/cluster/quorum.ts'
 import { decisionPath, readDecision, type FailoverDecision } from '../../src/cluster/decision.ts'
 import { probeCluster, type ClusterStatus } from '../../src/etcd/status.ts'
 import { getFlag, hasFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import { hostsInSite, hostsWithRole, type Inventory } from '../../src/inventory/types.ts'
 import type { StepContext } from '../../src/runbook/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
-import { etcdContainer } from '../steps/containers.ts'
+import { componentOf } from '../steps/containers.ts'
+import { componentKind } from '../../src/component/index.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
@@ -24,8 +24,9 @@ export async function etcdRunsFromSite(conns: TransportSource, inv: Inventory, s
   // The quorum is the site's own: a failover in progress or done, not a working cluster a failover would throw away.
   const hosts = status.members.filter((m) => m.listed).map((m) => m.host)
   for (const h of hosts.filter((x) => status.members.find((m) => m.host === x)?.reachable)) {
-    const c = await etcdContainer(await conns.get(h), inv)
-    if (c && hasFlag(processArgv(c), '--force-new-cluster')) return { done: false, siteAlone: true, why: [`etcd on ${h} still runs with --force-new-cluster`], hosts }
+    // The flags it runs with (RKE: the container's; kubeadm: the manifest's, which the kubelet runs on any restart).
+    const s = await componentOf(inv, await conns.get(h), 'etcd').state()
+    if (s && hasFlag(s.argv, '--force-new-cluster')) return { done: false, siteAlone: true, why: [`etcd on ${h} still runs with --force-new-cluster`], hosts }
   }
   return {
     done: true,
@@ -100,10 +101,10 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
       exit: 'refused',
     })
   }
+  const siteControlplanes = hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name)
   const rejoin = hostsInSite(inv, o.site).filter((h) => h.roles.includes('etcd') && h.name !== decision.survivor).map((h) => h.name)
   const t = await ctx.conns.get(decision.survivor)
-  const c = await etcdContainer(t, inv)
-  const argv = c ? processArgv(c) : []
+  const argv = (await componentOf(inv, t, 'etcd').state())?.argv ?? []
   return {
     site: o.site,
     failedSites,
@@ -115,13 +116,14 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
     survivorName: getFlag(argv, '--name') ?? `etcd-${decision.survivor}`,
     survivorPeerUrl: getFlag(argv, '--initial-advertise-peer-urls') ?? `https://${inv.hosts[decision.survivor].address}:${inv.etcd.peerPort}`,
     deadHosts: failedSites.flatMap((s) => hostsInSite(inv, s).map((h) => h.name)),
-    siteControlplanes: hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name),
+    siteControlplanes,
     etcdDone: done.done,
     etcdDoneWhy: done.why,
     rejoin,
     // After the rebuild the survivor is the only member; the rest of the site joins back before the apiservers move.
     liveHosts: [...new Set([...(done.done ? done.hosts : [decision.survivor]), ...rejoin])],
     decisionFromCluster,
+    staticPodApiserver: siteControlplanes.length > 0 && componentKind(inv, siteControlplanes[0]) === 'static-pod',
   }
 }
 

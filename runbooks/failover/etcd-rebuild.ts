@@ -6,9 +6,8 @@ import { DrError } from '../../src/core/error.ts'
 import { connectMember } from '../../src/etcd/client.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
 import { hasFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
-import { recreateStep, type ContainerEdit } from '../steps/containers.ts'
+import { componentOf, reconfigureStep, type ComponentEdit, type ComponentState } from '../steps/containers.ts'
 import { askOnce, inSite, linearizableRead, survivorRunsAlone, unverified, type FailoverFacts } from './facts.ts'
 
 /** Earlier steps of this run that stop or replace the survivor's etcd: once any of them runs, a later one has work. */
@@ -54,37 +53,41 @@ export const copyDataAside: Step<FailoverFacts> = {
     const t = await ctx.conns.get(d.survivor)
     const copy = copyPath(ctx)
     if ((await t.$`test -d ${copy}`.nothrow()).ok) return []
-    const name = ctx.inv.etcd.container
+    const etcd = componentOf(ctx.inv, t, 'etcd')
+    const how = etcd.kind === 'container' ? 'restart policy off' : 'its manifest moved out of the manifests directory'
     return [
       {
         host: d.survivor,
         destructive: true,
-        summary: `check there is room, stop etcd (restart policy off), then copy ${ctx.inv.etcd.dataDir} to ${copy}`,
-        command: `docker update --restart=no ${name} && docker stop ${name} && cp -a ${ctx.inv.etcd.dataDir} ${copy}`,
+        summary: `check there is room, stop etcd (${how}), then copy ${ctx.inv.etcd.dataDir} to ${copy}`,
+        command: `${etcd.stopCommand()} && cp -a ${ctx.inv.etcd.dataDir} ${copy}`,
       },
     ]
   },
   async apply(ctx) {
     const d = ctx.facts.decision
     const t = await ctx.conns.get(d.survivor)
-    const name = ctx.inv.etcd.container
+    const etcd = componentOf(ctx.inv, t, 'etcd')
     const dir = ctx.inv.etcd.dataDir
     const copy = copyPath(ctx)
     const room = await requireRoom(ctx)
     ctx.journal?.write({ event: 'note', step: 'copy-data-aside', host: d.survivor, evidence: room })
-    await t.$`if docker inspect ${name} >/dev/null 2>&1; then docker update --restart=no ${name} >/dev/null && docker stop -t 30 ${name} >/dev/null; fi`
+    // Stopped so that it stays stopped across a reboot (restart policy off / manifest moved out); absent: nothing runs.
+    await etcd.stop({ timeoutMs: etcd.kind === 'container' ? 30_000 : 90_000 })
     // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes.
     const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`.nothrow()
     if (!cp.ok) {
       // Nothing of the survivor was changed but its running state: give it back before failing.
-      const back = await t.$`rm -rf ${copy}.part; docker start ${name}`.nothrow()
+      const rm = await t.$`rm -rf ${copy}.part`.nothrow()
+      const back = await etcd.start({ timeoutMs: 60_000 }).then(() => '', (e: unknown) => (e instanceof Error ? e.message : String(e)))
+      const ok = rm.ok && !back
       throw new DrError({
         code: 'failover.copy-failed',
-        message: `copying ${dir} aside on ${d.survivor} failed; ${back.ok ? 'the partial copy was removed and etcd started again' : 'the partial copy and etcd need a look'}`,
+        message: `copying ${dir} aside on ${d.survivor} failed; ${ok ? 'the partial copy was removed and etcd started again' : 'the partial copy and etcd need a look'}`,
         host: d.survivor,
         doing: `cp -a ${dir} ${copy}.part`,
         exitStatus: cp.exitCode,
-        stderr: cp.stderr + (back.ok ? '' : `\n${back.stderr}`),
+        stderr: cp.stderr + (rm.ok ? '' : `\n${rm.stderr}`) + (back ? `\n${back}` : ''),
         hint: `fix the cause (free space?), then run the failover again: it resumes`,
       })
     }
@@ -97,27 +100,28 @@ export const copyDataAside: Step<FailoverFacts> = {
   },
 }
 
-const running = (c: { State?: { Running?: boolean } } | undefined) => !!c?.State?.Running
+const running = (s: ComponentState | undefined) => !!s?.running
 
 /** For the fault-injection tests only (a flag etcd refuses, so the new container dies): never set in production. */
 const injected = () => (process.env.DR_TEST_INJECT_ETCD_ARG ? [process.env.DR_TEST_INJECT_ETCD_ARG] : [])
 
 export function forceNewCluster(survivor: string): Step<FailoverFacts> {
-  const edit = (f: FailoverFacts): ContainerEdit => ({
+  const edit = (f: FailoverFacts): ComponentEdit => ({
     setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
     addArgs: ['--force-new-cluster', ...injected()],
-    // Off while forced: a host reboot must not force a new cluster a second time.
+    // Off while forced: a host reboot must not force a new cluster a second time. (A static pod has no policy of
+    // its own: the kubelet restarts it; the next step, seconds later, takes the flag out.)
     restartPolicy: { Name: 'no' },
   })
-  return recreateStep<FailoverFacts>({
+  return reconfigureStep<FailoverFacts>({
     id: 'force-new-cluster',
     title: `Re-create etcd on ${survivor} with --force-new-cluster and itself as the only member`,
     host: survivor,
-    container: (inv) => inv.etcd.container,
+    component: 'etcd',
     edit,
-    async done(ctx, c) {
+    async done(ctx, s) {
       // The copy aside of this run stops etcd: then this step has work, whatever etcd says now.
-      if (rebuiltBefore(ctx, 'force-new-cluster') || !running(c)) return false
+      if (rebuiltBefore(ctx, 'force-new-cluster') || !running(s)) return false
       return survivorRunsAlone(ctx)
     },
     async after(ctx) {
@@ -133,20 +137,21 @@ export function forceNewCluster(survivor: string): Step<FailoverFacts> {
 }
 
 export function dropForceFlag(survivor: string): Step<FailoverFacts> {
-  return recreateStep<FailoverFacts>({
+  return reconfigureStep<FailoverFacts>({
     id: 'drop-force-flag',
     title: `Re-create etcd on ${survivor} without --force-new-cluster, restart policy always`,
     host: survivor,
-    container: (inv) => inv.etcd.container,
+    component: 'etcd',
     // --initial-cluster stays the survivor alone: ignored on an existing data dir, and true to what the cluster is.
     edit: (f) => ({
       setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
       removeArgs: ['--force-new-cluster'],
       restartPolicy: { Name: 'always' },
     }),
-    async done(ctx, c) {
-      if (rebuiltBefore(ctx, 'drop-force-flag') || !c || !running(c)) return false
-      if (hasFlag(processArgv(c), '--force-new-cluster') || c.HostConfig.RestartPolicy?.Name !== 'always') return false
+    async done(ctx, s) {
+      if (rebuiltBefore(ctx, 'drop-force-flag') || !s || !running(s)) return false
+      // restartPolicy is the container's; `always` for a static pod (the kubelet restarts it).
+      if (hasFlag(s.argv, '--force-new-cluster') || s.restartPolicy !== 'always') return false
       return survivorRunsAlone(ctx)
     },
     async after(ctx) {

@@ -7,6 +7,7 @@ import { connectMember, memberEndpoint } from '../../src/etcd/client.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 import type { StepContext } from '../../src/runbook/types.ts'
 import type { Etcd3 } from 'etcd3'
+import { componentOf } from '../../src/component/index.ts'
 
 export type Method = 'force-new-cluster' | 'restore'
 
@@ -46,6 +47,8 @@ export interface FailoverFacts {
   liveHosts: string[]
   /** No decision of this failover is in this state directory (it was finished from another one, or lost). */
   decisionFromCluster: boolean
+  /** The site's first controlplane runs kube-apiserver as a static pod (kubeadm): kubeadm-config is kept too. */
+  staticPodApiserver: boolean
 }
 
 export const opt = (o: Record<string, unknown>) => o as unknown as FailoverOptions
@@ -104,13 +107,14 @@ export async function askSurvivor(ctx: StepContext<FailoverFacts>, what: string,
     a = await askOnce(ctx, ask, 8000)
   }
   if (a.answered) return a.yes
+  const logs = componentOf(ctx.inv, await ctx.conns.get(host), 'etcd').logHint()
   throw new DrError({
     code: 'failover.survivor-silent',
     message: `etcd on ${host} is running but did not answer within ${Math.round(patienceMs / 1000) + 2} s whether ${what}: dr will not re-create it on a guess (that could force a new cluster on a member that is only slow)`,
     host,
     doing: `ask etcd on ${host} whether ${what}`,
     stderr: a.why,
-    hint: `look at docker logs --tail 50 ${ctx.inv.etcd.container} on ${host} and \`dr status\`; when etcd answers again, run the failover again: it resumes`,
+    hint: `look at ${logs} and \`dr status\`; when etcd answers again, run the failover again: it resumes`,
   })
 }
 

@@ -10,6 +10,7 @@
 import path from 'node:path'
 import type { Runbook, Step } from '../../src/runbook/types.ts'
 import { apiserverSteps, nodeSteps, rkeConfigStep } from '../steps/kube.ts'
+import { kubeadmConfigStep } from '../steps/kubeadm-config.ts'
 import { powerOffSites } from '../steps/power-fence.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
 import { assess, describe } from './assess.ts'
@@ -45,6 +46,8 @@ export const failover: Runbook<FailoverFacts> = {
       ...f.rejoin.flatMap((h) => memberAddSteps<FailoverFacts>(h, { via: [f.decision.survivor] })),
       ...apiserverSteps<FailoverFacts>(f.siteControlplanes, (inv) => liveClientUrls(inv, f)),
       ...nodeSteps<FailoverFacts>(f.deadHosts, !!o.deleteNodes, f.siteControlplanes),
+      // kubeadm's record of its control plane (static-pod clusters only; RKE keeps its own in cluster.yml).
+      ...(f.staticPodApiserver ? kubeadmConfigStep<FailoverFacts>(f.deadHosts, f.siteControlplanes[0]) : []),
       ...(o.rkeConfig ? [rkeConfigStep<FailoverFacts>(path.resolve(o.rkeConfig), f.deadHosts)] : []),
       ...(ownRecord ? [markComplete] : []),
     ]

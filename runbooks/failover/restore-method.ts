@@ -6,9 +6,8 @@ import { pipeline } from 'node:stream/promises'
 import { connectMember } from '../../src/etcd/client.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
-import { etcdContainer, recreateStep } from '../steps/containers.ts'
+import { componentOf, reconfigureStep } from '../steps/containers.ts'
 import { decisionOf, survivorRunsAlone, unverified, type FailoverFacts } from './facts.ts'
 import { rebuiltBefore } from './etcd-rebuild.ts'
 
@@ -43,12 +42,12 @@ export function restoreSteps(survivor: string): Step<FailoverFacts>[] {
       if (!d.snapshot) throw unverified('no safety snapshot recorded')
       await pipeline(createReadStream(d.snapshot.path), await t.createWriteStream(`${p.snap}.part`, { mode: 0o600 }))
       await t.$`mv ${`${p.snap}.part`} ${p.snap}`
-      const c = await etcdContainer(t, ctx.inv)
-      if (!c) throw unverified(`there is no ${ctx.inv.etcd.container} container on ${survivor} to take the image from`)
+      const s = await componentOf(ctx.inv, t, 'etcd').state()
+      if (!s) throw unverified(`there is no etcd (container ${ctx.inv.etcd.container} or static pod) on ${survivor} to take the image from`)
       const f = ctx.facts
       const parent = p.dataDir.replace(/\/[^/]+\/?$/, '') || '/'
       // The image's own etcdctl, in a throwaway container: the host needs no etcd binaries.
-      await t.$`rm -rf ${p.restored} && docker run --rm --network=none -e ETCDCTL_API=3 -v ${`${parent}:${parent}`} --entrypoint etcdctl ${c.Image} snapshot restore ${p.snap} --data-dir ${p.restored} --name ${f.survivorName} --initial-cluster ${`${f.survivorName}=${f.survivorPeerUrl}`} --initial-cluster-token ${f.decision.token!} --initial-advertise-peer-urls ${f.survivorPeerUrl}`
+      await t.$`rm -rf ${p.restored} && docker run --rm --network=none -e ETCDCTL_API=3 -v ${`${parent}:${parent}`} --entrypoint etcdctl ${s.image} snapshot restore ${p.snap} --data-dir ${p.restored} --name ${f.survivorName} --initial-cluster ${`${f.survivorName}=${f.survivorPeerUrl}`} --initial-cluster-token ${f.decision.token!} --initial-advertise-peer-urls ${f.survivorPeerUrl}`
       // Swapped in only when complete; a run killed between the two moves finds the restored dir still there.
       await t.$`if [ -d ${p.dataDir} ]; then mv ${p.dataDir} ${p.replaced}; else mkdir -p ${p.replaced}; fi && mv ${p.restored} ${p.dataDir}`
     },
@@ -59,11 +58,11 @@ export function restoreSteps(survivor: string): Step<FailoverFacts>[] {
       return `${p.dataDir} restored from the safety snapshot; the old member kept as ${p.replaced}`
     },
   }
-  const start = recreateStep<FailoverFacts>({
+  const start = reconfigureStep<FailoverFacts>({
     id: 'start-restored',
     title: `Re-create etcd on ${survivor} on the restored data as a new cluster`,
     host: survivor,
-    container: (inv) => inv.etcd.container,
+    component: 'etcd',
     edit: (f) => ({
       setArgs: {
         '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}`,
@@ -73,9 +72,9 @@ export function restoreSteps(survivor: string): Step<FailoverFacts>[] {
       removeArgs: ['--force-new-cluster'],
       restartPolicy: { Name: 'always' },
     }),
-    async done(ctx, c) {
-      if (rebuiltBefore(ctx, 'start-restored') || !c || !c.State?.Running) return false
-      if (getFlag(processArgv(c), '--initial-cluster-token') !== ctx.facts.decision.token) return false
+    async done(ctx, s) {
+      if (rebuiltBefore(ctx, 'start-restored') || !s?.running) return false
+      if (getFlag(s.argv, '--initial-cluster-token') !== ctx.facts.decision.token) return false
       return survivorRunsAlone(ctx)
     },
     async after(ctx) {

@@ -5,10 +5,9 @@ import { decisionPath, writeDecision } from '../../src/cluster/decision.ts'
 import { connectMember } from '../../src/etcd/client.ts'
 import { keyCount, waitWritable } from '../../src/etcd/ops.ts'
 import { hasFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
 import { hostsInSite } from '../../src/inventory/types.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
-import { etcdContainer } from '../steps/containers.ts'
+import { componentOf } from '../steps/containers.ts'
 import { verifyApiservers } from '../steps/kube.ts'
 import { decisionOf, inSite, liveClientUrls, recorded, unverified, type FailoverFacts } from './facts.ts'
 
@@ -82,8 +81,8 @@ export async function finalVerify(ctx: StepContext<FailoverFacts>): Promise<stri
     await conn.close()
   }
   for (const h of hostsInSite(ctx.inv, f.site).filter((x) => x.roles.includes('etcd'))) {
-    const c = await etcdContainer(await ctx.conns.get(h.name), ctx.inv)
-    if (c && hasFlag(processArgv(c), '--force-new-cluster')) throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
+    const s = await componentOf(ctx.inv, await ctx.conns.get(h.name), 'etcd').state()
+    if (s && hasFlag(s.argv, '--force-new-cluster')) throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
   }
   out.push(`no --force-new-cluster on any etcd of site ${f.site}`)
   out.push(...(await verifyApiservers(ctx as StepContext<unknown>, f.site, liveClientUrls(ctx.inv, f))))

@@ -29,7 +29,8 @@ export interface ReconfigureStepSpec<F> {
   title: string
   host: string
   component: ComponentName
-  edit: (facts: F, inv: Inventory) => ComponentEdit
+  /** The edit; `s` is the component as it is now (e.g. to keep a flag's form when it already holds). */
+  edit: (facts: F, inv: Inventory, s: ComponentState | undefined) => ComponentEdit
   /** The end state holds (reads the world). */
   done: (ctx: StepContext<F>, s: ComponentState | undefined) => Promise<boolean>
   /** Wait for the service after the new one runs; returns evidence. */
@@ -63,8 +64,8 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
   return componentStep(spec, resolve, (ctx, s) => spec.done(ctx, s?.container))
 }
 
-function componentStep<F>(
-  spec: { id: string; title: string; host: string; edit: (facts: F, inv: Inventory) => ComponentEdit; after?: (ctx: StepContext<F>) => Promise<string> },
+export function componentStep<F>(
+  spec: { id: string; title: string; host: string; edit: (facts: F, inv: Inventory, s: ComponentState | undefined) => ComponentEdit; after?: (ctx: StepContext<F>) => Promise<string> },
   resolve: (ctx: StepContext<F>, t: Transport) => Component,
   done: (ctx: StepContext<F>, s: ComponentState | undefined) => Promise<boolean>,
 ): Step<F> {
@@ -78,13 +79,13 @@ function componentStep<F>(
       const c = resolve(ctx, await ctx.conns.get(spec.host))
       const s = await c.state()
       if (await done(ctx, s)) return []
-      const d = s || c.kind === 'container' ? await c.describe(spec.edit(ctx.facts, ctx.inv)) : { summary: `${c.name} is missing on ${spec.host}`, detail: undefined }
+      const d = s || c.kind === 'container' ? await c.describe(spec.edit(ctx.facts, ctx.inv, s)) : { summary: `${c.name} is missing on ${spec.host}`, detail: undefined }
       return [{ host: spec.host, destructive: true, summary: d.summary, command: d.detail }]
     },
     async apply(ctx) {
       const c = resolve(ctx, await ctx.conns.get(spec.host))
       // A short stay-up check is enough: `after` then waits for the service itself (a leader and a write, /readyz).
-      await c.reconfigure(spec.edit(ctx.facts, ctx.inv), { keepRunningCheckMs: 500 })
+      await c.reconfigure(spec.edit(ctx.facts, ctx.inv, await c.state()), { keepRunningCheckMs: 500 })
       evidence = spec.after ? await spec.after(ctx) : undefined
     },
     async verify(ctx) {
@@ -95,7 +96,7 @@ function componentStep<F>(
           message: `${spec.title}: the new ${c.name} does not hold`,
           host: spec.host,
           exit: 'unverified',
-          hint: `${c instanceof ContainerComponent ? `docker logs --tail 50 ${c.container}` : `the ${c.name} pod's log`} on ${spec.host}; run again to resume`,
+          hint: `look at ${c.logHint()}; run again to resume`,
         })
       }
       return evidence

@@ -10,13 +10,28 @@ import { chooseEviction, type EvictionChoice } from '../../src/kube/eviction.ts'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
-import { recreateStep, tryInspect } from './containers.ts'
+import { componentOf, reconfigureStep, tryInspect, type ComponentState } from './containers.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
-import { processArgv } from '../../src/container/inspect.ts'
+import { memberEndpoint } from '../../src/etcd/client.ts'
 
 const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
+const isLoopback = (url: string) => URL.canParse(url) && LOOPBACK.has(new URL(url).hostname)
+
+/**
+ * Does an apiserver's --etcd-servers on `host` use live members only? Exactly the live members (RKE lists every
+ * member), or — kubeadm's shape — its own local member through loopback, when that member is live.
+ */
+export function etcdServersHold(servers: string[], live: string[], hostUrl: string): boolean {
+  if (sameSet(servers, live)) return true
+  return servers.length > 0 && servers.every(isLoopback) && live.includes(hostUrl)
+}
+
+/** The apiserver's etcd servers in words, loopback resolved to the host's own member. */
+const describeServers = (servers: string[], hostUrl: string) => servers.map((u) => (isLoopback(u) ? `${u} (${hostUrl}, its own member)` : u)).join(',')
 
 
 /** The operator left Kubernetes to themselves: --skip-kubernetes. */
@@ -61,33 +76,39 @@ async function waitApiserverReady(ctx: StepContext<unknown>, host: string, timeo
     code: 'kube.not-ready',
     message: `kube-apiserver on ${host} did not become ready within ${Math.round(timeoutMs / 1000)} s (last: ${last.status} ${last.body.slice(0, 120)})`,
     host,
-    hint: `look at its log: docker logs --tail 50 ${ctx.inv.kubernetes.apiserverContainer} on ${host}`,
+    hint: `look at its log: ${componentOf(ctx.inv, await ctx.conns.get(host), 'kube-apiserver').logHint()}`,
   })
 }
 
-/** One step per surviving controlplane host: --etcd-servers = the live members, kubelet restarted, /readyz. */
+/**
+ * One step per surviving controlplane host: --etcd-servers = the live members (a kubeadm apiserver on its own live
+ * member through loopback is left so), the kubelet restarted where it is RKE's container, /readyz.
+ */
 export function apiserverSteps<F>(hosts: string[], liveUrls: (inv: Inventory) => string[]): Step<F>[] {
   return hosts.map((host) =>
-    recreateStep<F>({
+    reconfigureStep<F>({
       id: `apiserver-etcd-servers-${host}`,
       title: `Point kube-apiserver on ${host} at the live etcd members only`,
       host,
-      container: (inv) => inv.kubernetes.apiserverContainer,
-      edit: (_f, inv) => ({ setArgs: { '--etcd-servers': liveUrls(inv).join(',') } }),
-      async done(ctx, c) {
-        if (!c) return false
-        const current = etcdServersOf(processArgv(c))
-        if (!sameSet(current, liveUrls(ctx.inv)) || !c.State?.Running) return false
+      component: 'kube-apiserver',
+      edit: (_f, inv, s) =>
+        s?.kind === 'static-pod' && etcdServersHold(etcdServersOf(s.argv), liveUrls(inv), memberEndpoint(inv, host)) ? {} : { setArgs: { '--etcd-servers': liveUrls(inv).join(',') } },
+      async done(ctx, s) {
+        if (!s?.running || !etcdServersHold(etcdServersOf(s.argv), liveUrls(ctx.inv), memberEndpoint(ctx.inv, host))) return false
         return skippingKubernetes(ctx) || (await apiserverReady(ctx as StepContext<unknown>, host))
       },
       async after(ctx) {
         const t = await ctx.conns.get(host)
-        // RKE restarts the kubelet after changing the control plane; it re-reads its apiserver connection.
+        // RKE restarts its kubelet container after changing the control plane; it re-reads its apiserver connection.
+        // A kubeadm kubelet is the host's service, and a static pod needs no restart of it.
         const kubelet = ctx.inv.kubernetes.kubeletContainer
-        if (await tryInspect(t, kubelet)) await t.$`docker restart ${kubelet}`
-        if (skippingKubernetes(ctx)) return 'kubelet restarted; readiness NOT checked (--skip-kubernetes)'
+        const rke = componentOf(ctx.inv, t, 'kube-apiserver').kind === 'container'
+        const restarted = rke && !!(await tryInspect(t, kubelet))
+        if (restarted) await t.$`docker restart ${kubelet}`
+        const what = restarted ? 'kubelet restarted' : 'the kubelet re-created the pod'
+        if (skippingKubernetes(ctx)) return `${what}; readiness NOT checked (--skip-kubernetes)`
         const ms = await waitApiserverReady(ctx as StepContext<unknown>, host, 60_000)
-        return `kubelet restarted; /readyz ok after ${(ms / 1000).toFixed(1)} s`
+        return `${what}; /readyz ok after ${(ms / 1000).toFixed(1)} s`
       },
     }),
   )
@@ -96,32 +117,37 @@ export function apiserverSteps<F>(hosts: string[], liveUrls: (inv: Inventory) =>
 export async function verifyApiservers(ctx: StepContext<unknown>, site: string, live: string[]): Promise<string[]> {
   const out: string[] = []
   for (const h of (ctx.inv.sites[site]?.hosts ?? []).map((n) => ctx.inv.hosts[n]).filter((x) => x.roles.includes('controlplane'))) {
-    const c = await tryInspect(await ctx.conns.get(h.name), ctx.inv.kubernetes.apiserverContainer)
-    if (!c) {
+    const api = componentOf(ctx.inv, await ctx.conns.get(h.name), 'kube-apiserver')
+    const where = api.kind === 'container' ? `container ${ctx.inv.kubernetes.apiserverContainer}` : 'kube-apiserver static pod (manifest)'
+    const s: ComponentState | undefined = await api.state()
+    if (!s) {
       if (skippingKubernetes(ctx)) {
-        out.push(`kube-apiserver on ${h.name}: no container ${ctx.inv.kubernetes.apiserverContainer} — NOT CHECKED (--skip-kubernetes)`)
+        out.push(`kube-apiserver on ${h.name}: no ${where} — NOT CHECKED (--skip-kubernetes)`)
         continue
       }
       throw new DrError({
         code: 'failover.unverified',
-        message: `kube-apiserver on ${h.name}: there is no container ${ctx.inv.kubernetes.apiserverContainer}, so nothing serves Kubernetes there`,
+        message: `kube-apiserver on ${h.name}: there is no ${where}, so nothing serves Kubernetes there`,
         host: h.name,
         exit: 'unverified',
-        hint: `check kubernetes.apiserverContainer in the inventory and \`docker ps -a\` on ${h.name}; --skip-kubernetes leaves Kubernetes to you`,
+        hint: api.kind === 'container'
+          ? `check kubernetes.apiserverContainer in the inventory and \`docker ps -a\` on ${h.name}; --skip-kubernetes leaves Kubernetes to you`
+          : `look in /etc/kubernetes/manifests and /etc/kubernetes/dr on ${h.name}; --skip-kubernetes leaves Kubernetes to you`,
       })
     }
-    const servers = etcdServersOf(processArgv(c))
-    if (!sameSet(servers, live)) {
+    const servers = etcdServersOf(s.argv)
+    const own = memberEndpoint(ctx.inv, h.name)
+    if (!etcdServersHold(servers, live, own)) {
       throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} uses --etcd-servers=${servers.join(',')}`, exit: 'unverified', host: h.name })
     }
     if (skippingKubernetes(ctx)) {
-      out.push(`kube-apiserver on ${h.name}: --etcd-servers=${servers.join(',')}; readiness NOT checked (--skip-kubernetes)`)
+      out.push(`kube-apiserver on ${h.name}: --etcd-servers=${describeServers(servers, own)}; readiness NOT checked (--skip-kubernetes)`)
       continue
     }
     if (!(await apiserverReady(ctx, h.name))) {
       throw new DrError({ code: 'failover.unverified', message: `kube-apiserver on ${h.name} is not ready`, exit: 'unverified', host: h.name })
     }
-    out.push(`kube-apiserver on ${h.name}: ready, --etcd-servers=${servers.join(',')}`)
+    out.push(`kube-apiserver on ${h.name}: ready, --etcd-servers=${describeServers(servers, own)}`)
   }
   return out
 }

@@ -8,6 +8,9 @@ import type { TransportSource } from '../etcd/client.ts'
 import type { FailoverDecision } from './decision.ts'
 import { DrError } from '../core/error.ts'
 import { hasFenceAgent, powerStatus, type PowerState } from './power.ts'
+import { componentOf } from '../component/index.ts'
+import type { ComponentState } from '../component/types.ts'
+import type { Transport } from '../transport/types.ts'
 
 /** Where a fence is recorded on each fenced host. */
 export const FENCE_MARKER = '/var/lib/dr/fence.json'
@@ -56,8 +59,8 @@ export async function hostFence(conns: TransportSource, inv: Inventory, host: st
   try {
     const t = await conns.get(host)
     const marker = await t.$.with({ timeoutMs: 10_000 })`test -f ${FENCE_MARKER}`.nothrow()
-    const running = await t.$.with({ timeoutMs: 10_000 })`docker inspect -f '{{.State.Running}}' ${inv.etcd.container}`.nothrow()
-    return { host, reachable: true, fenced: marker.ok && running.stdout.trim() !== 'true', etcdRunning: running.stdout.trim() === 'true' }
+    const running = etcdProcessRunning(await componentOf(inv, t, 'etcd').state())
+    return { host, reachable: true, fenced: marker.ok && !running, etcdRunning: running }
   } catch (e) {
     if (!isUnreachable(e)) {
       return { host, reachable: false, fenced: false, error: asDrError(e, host) }
@@ -68,6 +71,28 @@ export async function hostFence(conns: TransportSource, inv: Inventory, host: st
     const power = await powerStatus(h)
     return { host, reachable: false, fenced: power === 'off', unreachable: true, power, error: e as DrError }
   }
+}
+
+/**
+ * A process of the host's etcd runs: the RKE container named in the inventory (a fenced one is renamed, so it is no
+ * longer "the" container), or any container of the kubeadm etcd pod (even one the kubelet is still stopping).
+ */
+export const etcdProcessRunning = (s: ComponentState | undefined) => !!s && (s.running || !!s.container?.State?.Running)
+
+/**
+ * How dr fenced a host's etcd or kube-apiserver, read from the host; what failback undoes. RKE: the container is
+ * gone under its name and kept as NAME-fenced-<time> (undo: rename back, restart policy always). kubeadm: the
+ * component exists and is `stopped` — its manifest sits in /etc/kubernetes/dr/stopped/ (undo: component.start()
+ * moves it back, or reconfigure() with the rejoin flags moves it back edited). The fence marker (FENCE_MARKER)
+ * tells a fence from a failover's own brief stop.
+ */
+export async function fencedHow(inv: Inventory, t: Transport, name: 'etcd' | 'kube-apiserver'): Promise<{ kind: 'container' | 'static-pod'; fenced: boolean; where?: string }> {
+  const c = componentOf(inv, t, name)
+  const s = await c.state()
+  if (c.kind === 'static-pod') return { kind: c.kind, fenced: !!s?.stopped && !s.container?.State?.Running, where: s?.where }
+  const container = name === 'etcd' ? inv.etcd.container : inv.kubernetes.apiserverContainer
+  const kept = (await t.$`docker ps -a --format {{.Names}}`.text()).split('\n').filter((n) => n.startsWith(`${container}-fenced-`)).sort()
+  return { kind: c.kind, fenced: !s && kept.length > 0, where: kept.at(-1) }
 }
 
 const asDrError = (e: unknown, host: string) =>

@@ -82,6 +82,14 @@ export class ContainerComponent implements Component {
     }, () => this.logs(20), `docker logs --tail 50 ${this.container} on ${this.host}`, this.host)
   }
 
+  logHint() {
+    return `docker logs --tail 50 ${this.container} on ${this.host}`
+  }
+
+  stopCommand() {
+    return `docker update --restart=no ${this.container} && docker stop ${this.container}`
+  }
+
   async logs(tail = 50): Promise<string> {
     const r = await this.t.$.with({ timeoutMs: 20_000 })`docker logs --tail ${String(tail)} ${this.container} 2>&1`.nothrow()
     return r.stdout

@@ -39,3 +39,10 @@ export function rewriteClusterStatus(data: Record<string, string>, keep: readonl
   for (const n of removed) endpoints.delete(n)
   return { data: { ...data, ClusterStatus: doc.toString({ lineWidth: 0, indentSeq: false }) }, removed, changed: true }
 }
+
+/** The ClusterStatus entries to keep: every node but the lost ones (by node name, or by advertise address). */
+export function survivingEndpoints(endpoints: Record<string, ApiEndpoint>, lost: ReadonlyArray<{ name: string; address: string }>): string[] {
+  return Object.entries(endpoints)
+    .filter(([node, ep]) => !lost.some((h) => h.name === node || h.address === ep.advertiseAddress))
+    .map(([node]) => node)
+}

@@ -182,6 +182,14 @@ export class StaticPodComponent implements Component {
     }, () => this.logs(20), `the kubelet's log and ${this.manifest}`, this.host)
   }
 
+  logHint() {
+    return `the kubelet's log and \`docker logs --tail 50 $(docker ps -a -q -n 1 --filter label=io.kubernetes.container.name=${this.name})\` on ${this.host}`
+  }
+
+  stopCommand() {
+    return `mkdir -p ${path.posix.dirname(this.stash)} && mv ${this.manifest} ${this.stash}  # the kubelet stops the pod; it stays stopped across reboots`
+  }
+
   async logs(tail = 50): Promise<string> {
     const c = (await this.containers())[0]
     if (!c) return ''

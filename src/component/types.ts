@@ -58,4 +58,8 @@ export interface Component {
   waitRunning(opts?: { timeoutMs?: number; argv?: string[] }): Promise<ComponentState>
   /** The last lines of its container's log. */
   logs(tail?: number): Promise<string>
+  /** Where an operator reads its log on the host, in words (for hints). */
+  logHint(): string
+  /** What stop() does, as the commands an operator would run (for plans). */
+  stopCommand(): string
 }

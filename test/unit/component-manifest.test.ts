@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import YAML from 'yaml'
-import { clusterStatusEndpoints, rewriteClusterStatus } from '../../src/component/kubeadm-config.ts'
+import { clusterStatusEndpoints, rewriteClusterStatus, survivingEndpoints } from '../../src/component/kubeadm-config.ts'
 import { editManifestFlags, hostPathOf, lineDiff, manifestArgv, manifestImage, parseManifest, renderManifest } from '../../src/component/manifest.ts'
 import { componentKind } from '../../src/component/index.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
@@ -73,6 +73,13 @@ t.test("kubeadm-config's ClusterStatus keeps the surviving control-plane nodes o
   t.equal(again.data, r.data)
   t.equal(clusterStatusEndpoints({ ClusterConfiguration: 'x' }), undefined, 'kubeadm ≥ 1.22 has no ClusterStatus')
   t.notOk(rewriteClusterStatus({ ClusterConfiguration: 'x' }, []).changed)
+})
+
+t.test('the ClusterStatus entries a failover keeps: lost hosts matched by node name or by address', async (t) => {
+  const eps = clusterStatusEndpoints((YAML.parse(read('kubeadm-config.yaml')) as { data: Record<string, string> }).data)!
+  t.same(survivingEndpoints(eps, [{ name: 'master1', address: '10.0.0.11' }, { name: 'master2', address: '10.0.0.12' }]), ['master3'])
+  t.same(survivingEndpoints(eps, [{ name: 'm1.example', address: '10.0.0.11' }]), ['master2', 'master3'], 'a node named otherwise is found by its address')
+  t.same(survivingEndpoints(eps, []), ['master1', 'master2', 'master3'], 'nothing lost: everything kept')
 })
 
 t.test('the component kind follows the flavor, a host label overrides it', async (t) => {
