@@ -19,7 +19,7 @@ import { componentOf } from '../steps/containers.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
 import { etcdServersOf, patient, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
 import { adaptStep, apiserverReturnStep, liftFenceStep, nodesReturnStep } from './steps.ts'
-import { keepsKubeadmConfig, kubeadmConfigStep } from '../member/kubeadm-config.ts'
+import { keepsKubeadmConfig, kubeadmConfigStep } from '../steps/kubeadm-config.ts'
 
 type FenceFacts = Awaited<ReturnType<typeof fence.assess>>
 

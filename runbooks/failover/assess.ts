@@ -11,6 +11,7 @@ import type { StepContext } from '../../src/runbook/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
 import { componentOf } from '../steps/containers.ts'
 import { componentKind } from '../../src/component/index.ts'
+import { keepsKubeadmConfig } from '../steps/kubeadm-config.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
@@ -124,6 +125,7 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
     liveHosts: [...new Set([...(done.done ? done.hosts : [decision.survivor]), ...rejoin])],
     decisionFromCluster,
     staticPodApiserver: siteControlplanes.length > 0 && componentKind(inv, siteControlplanes[0]) === 'static-pod',
+    kubeadmConfig: siteControlplanes.length > 0 && componentKind(inv, siteControlplanes[0]) === 'static-pod' && keepsKubeadmConfig(inv),
   }
 }
 

@@ -49,6 +49,8 @@ export interface FailoverFacts {
   decisionFromCluster: boolean
   /** The site's first controlplane runs kube-apiserver as a static pod (kubeadm): kubeadm-config is kept too. */
   staticPodApiserver: boolean
+  /** Static pods and a kubeconfig: kubeadm's ClusterStatus is kept in step with the members. */
+  kubeadmConfig: boolean
 }
 
 export const opt = (o: Record<string, unknown>) => o as unknown as FailoverOptions

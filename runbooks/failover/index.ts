@@ -47,7 +47,7 @@ export const failover: Runbook<FailoverFacts> = {
       ...apiserverSteps<FailoverFacts>(f.siteControlplanes, (inv) => liveClientUrls(inv, f)),
       ...nodeSteps<FailoverFacts>(f.deadHosts, !!o.deleteNodes, f.siteControlplanes),
       // kubeadm's record of its control plane (static-pod clusters only; RKE keeps its own in cluster.yml).
-      ...(f.staticPodApiserver ? kubeadmConfigStep<FailoverFacts>(f.deadHosts, f.siteControlplanes[0]) : []),
+      ...(f.kubeadmConfig && f.siteControlplanes[0] ? [kubeadmConfigStep<FailoverFacts>(f.siteControlplanes[0], f.liveHosts)] : []),
       ...(o.rkeConfig ? [rkeConfigStep<FailoverFacts>(path.resolve(o.rkeConfig), f.deadHosts)] : []),
       ...(ownRecord ? [markComplete] : []),
     ]

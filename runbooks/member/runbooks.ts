@@ -12,7 +12,7 @@ import { apiserverHosts, patient, verifyEtcdServers, verifyMembers } from './clu
 import { moveNodeStep } from './node.ts'
 import { memberHealth, memberRemoveSteps, refuseRemoval } from './remove-steps.ts'
 import { hostJoin, votingClientUrls } from './view.ts'
-import { keepsKubeadmConfig, kubeadmConfigStep } from './kubeadm-config.ts'
+import { keepsKubeadmConfig, kubeadmConfigStep } from '../steps/kubeadm-config.ts'
 
 export interface MemberFacts {
   host: string

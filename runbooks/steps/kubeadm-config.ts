@@ -1,85 +1,91 @@
-// kubeadm's own record after a failover: the `kubeadm-config` ConfigMap's ClusterStatus (kubeadm ≤ 1.21) lists
-// every control-plane node's API endpoint, and `kubeadm join --control-plane` / `kubeadm reset` read it. The lost
-// site's nodes are taken out so it agrees with the member list. A cluster without that ConfigMap, or without
-// ClusterStatus (kubeadm ≥ 1.22), has nothing to keep consistent.
-import type { V1ConfigMap } from '@kubernetes/client-node'
+// kubeadm's own record of its control plane kept in step with the etcd member list (failover, member, failback): the `kubeadm-config`
+// ConfigMap's ClusterStatus (kubeadm ≤ 1.21) lists each control-plane node's API endpoint, and `kubeadm join
+// --control-plane` and `kubeadm upgrade` read it — a node listed whose etcd member is gone makes them fail. After a
+// member leaves or joins, ClusterStatus lists exactly the control-plane hosts whose etcd is a member. A cluster
+// without that ConfigMap or without ClusterStatus (kubeadm ≥ 1.22, or a Kubernetes that has no ConfigMaps at all)
+// has nothing to keep: the step says so and changes nothing. RKE has no such record.
 import { DrError } from '../../src/core/error.ts'
 import { connectKube } from '../../src/kube/client.ts'
-import { clusterStatusEndpoints, rewriteClusterStatus, survivingEndpoints } from '../../src/component/kubeadm-config.ts'
+import { hostsWithRole, type Inventory } from '../../src/inventory/types.ts'
+import { readMembership } from '../../src/etcd/membership.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
+import { clusterStatusWith, type ApiEndpoint } from '../../src/component/kubeadm-config.ts'
 import { skippingKubernetes } from './kube.ts'
 
 const NAME = 'kubeadm-config'
 const NAMESPACE = 'kube-system'
 
-/** The ConfigMap, or undefined when the server has none (HTTP 404). */
-async function readConfig(ctx: StepContext<unknown>, via: string): Promise<{ cm?: V1ConfigMap; close: () => Promise<void> | void; api: Awaited<ReturnType<typeof connectKube>>['api'] }> {
+/** The control-plane hosts whose etcd is a member now, with their API endpoints. */
+async function wanted(ctx: StepContext<unknown>, candidates: string[]): Promise<Record<string, ApiEndpoint>> {
+  const m = await readMembership(ctx.conns, ctx.inv, candidates)
+  const out: Record<string, ApiEndpoint> = {}
+  for (const h of hostsWithRole(ctx.inv, 'controlplane')) {
+    if (m.members.some((x) => x.peerURLs.some((u) => new URL(u).hostname === h.address))) out[h.name] = { advertiseAddress: h.address, bindPort: ctx.inv.kubernetes.apiserverPort }
+  }
+  return out
+}
+
+const notFound = (e: unknown) => (e as { code?: number })?.code === 404
+
+/** The ConfigMap's data, or undefined when the cluster has none (404). */
+async function readConfig(ctx: StepContext<unknown>, via: string) {
   const k = await connectKube(ctx.conns, ctx.inv, via)
   try {
-    return { cm: await k.api.readNamespacedConfigMap({ name: NAME, namespace: NAMESPACE }), close: k.close, api: k.api }
+    return (await k.api.readNamespacedConfigMap({ name: NAME, namespace: NAMESPACE })).data ?? {}
   } catch (e) {
-    // 404: no kubeadm-config here (not kubeadm, or a server without ConfigMaps): nothing to keep consistent.
-    if ((e as { code?: number })?.code === 404) return { cm: undefined, close: k.close, api: k.api }
-    await k.close()
+    // No kubeadm-config ConfigMap (or no ConfigMaps at all): nothing of kubeadm's to keep in step.
+    if (notFound(e)) return undefined
     throw e
+  } finally {
+    await k.close()
   }
 }
 
-const lostIn = (ctx: StepContext<unknown>, cm: V1ConfigMap | undefined, dead: string[]) => {
-  const eps = clusterStatusEndpoints(cm?.data)
-  if (!eps) return { keep: [], lost: [] }
-  const keep = survivingEndpoints(eps, dead.map((h) => ({ name: h, address: ctx.inv.hosts[h].address })))
-  return { keep, lost: Object.keys(eps).filter((n) => !keep.includes(n)) }
-}
+/** Only where etcd runs as kubeadm's static pods and dr has credentials for the Kubernetes API. */
+export const keepsKubeadmConfig = (inv: Inventory) => inv.flavor !== 'rke' && !!inv.kubernetes.kubeconfig
 
-/** Take the lost hosts out of kubeadm-config's ClusterStatus, read and written through the apiserver on `via`. */
-export function kubeadmConfigStep<F>(deadHosts: string[], via: string | undefined): Step<F>[] {
-  if (!via) return []
-  return [
-    {
-      id: 'kubeadm-config-cluster-status',
-      title: "Take the lost site's nodes out of kubeadm's record (kubeadm-config ClusterStatus)",
-      async check(ctx) {
-        if (skippingKubernetes(ctx)) return []
-        let r: Awaited<ReturnType<typeof readConfig>>
-        try {
-          r = await readConfig(ctx as StepContext<unknown>, via)
-        } catch (e) {
-          // Before etcd is rebuilt the apiserver cannot answer (no connection, or a 5xx): say what will be done once
-          // it can. A refusal (401, 403, …) is an error.
-          const code = (e as { code?: unknown })?.code
-          if (!(e instanceof DrError) && typeof code === 'number' && code < 500) throw e
-          return [{ host: via, summary: `once the apiserver on ${via} answers: remove ${deadHosts.join(', ')} from ${NAMESPACE}/${NAME} ClusterStatus, where listed` }]
-        }
-        try {
-          const { lost } = lostIn(ctx as StepContext<unknown>, r.cm, deadHosts)
-          return lost.length ? [{ host: via, summary: `remove ${lost.join(', ')} from ${NAMESPACE}/${NAME} ClusterStatus.apiEndpoints` }] : []
-        } finally {
-          await r.close()
-        }
-      },
-      async apply(ctx) {
-        const r = await readConfig(ctx as StepContext<unknown>, via)
-        try {
-          if (!r.cm?.data) return
-          const { keep } = lostIn(ctx as StepContext<unknown>, r.cm, deadHosts)
-          const next = rewriteClusterStatus(r.cm.data, keep)
-          // resourceVersion kept: a concurrent change makes this fail (409) instead of being overwritten.
-          if (next.changed) await r.api.replaceNamespacedConfigMap({ name: NAME, namespace: NAMESPACE, body: { ...r.cm, data: next.data } })
-        } finally {
-          await r.close()
-        }
-      },
-      async verify(ctx) {
-        const r = await readConfig(ctx as StepContext<unknown>, via)
-        try {
-          const { lost } = lostIn(ctx as StepContext<unknown>, r.cm, deadHosts)
-          if (lost.length) throw new DrError({ code: 'failover.unverified', message: `${NAMESPACE}/${NAME} still lists ${lost.join(', ')} in ClusterStatus`, host: via, exit: 'unverified' })
-          return r.cm ? `${NAMESPACE}/${NAME}: ClusterStatus lists no lost node` : `no ${NAMESPACE}/${NAME} ConfigMap: nothing to update`
-        } finally {
-          await r.close()
-        }
-      },
+export function kubeadmConfigStep<F>(via: string, candidates: string[]): Step<F> {
+  let evidence = ''
+  return {
+    id: 'kubeadm-config-cluster-status',
+    title: "Keep kubeadm's ClusterStatus (ConfigMap kube-system/kubeadm-config) in step with the etcd members",
+    host: via,
+    async check(ctx) {
+      const c = ctx as StepContext<unknown>
+      if (skippingKubernetes(ctx)) return []
+      // In a plan where earlier steps change the members (or rebuild etcd, when the apiserver has no quorum to answer
+      // with), what it reads now is not what this step will find: say what it will do. The apply checks for real.
+      if (ctx.planning && ctx.willChange?.size) return [{ host: via, summary: `once the members are final: make ${NAMESPACE}/${NAME} ClusterStatus list exactly the control-plane hosts that are etcd members, where kubeadm keeps one` }]
+      const data = await readConfig(c, via)
+      if (!data) return []
+      const d = clusterStatusWith(data, await wanted(c, candidates))
+      if (!d || (!d.removed.length && !d.added.length)) return []
+      return [{ host: via, summary: `ClusterStatus: ${[...d.removed.map((n) => `remove ${n}`), ...d.added.map((n) => `add ${n}`)].join(', ')}` }]
     },
-  ]
+    async apply(ctx) {
+      const c = ctx as StepContext<unknown>
+      const k = await connectKube(ctx.conns, ctx.inv, via)
+      try {
+        const cm = await k.api.readNamespacedConfigMap({ name: NAME, namespace: NAMESPACE })
+        const d = clusterStatusWith(cm.data ?? {}, await wanted(c, candidates))
+        if (!d || (!d.removed.length && !d.added.length)) return
+        // resourceVersion kept: a concurrent writer (kubeadm itself) makes this fail rather than be overwritten.
+        await k.api.replaceNamespacedConfigMap({ name: NAME, namespace: NAMESPACE, body: { ...cm, data: d.data } })
+        evidence = `ClusterStatus: ${[...d.removed.map((n) => `removed ${n}`), ...d.added.map((n) => `added ${n}`)].join(', ')}`
+      } finally {
+        await k.close()
+      }
+    },
+    async verify(ctx) {
+      const c = ctx as StepContext<unknown>
+      const data = await readConfig(c, via)
+      if (!data) return `no ${NAME} ConfigMap in ${NAMESPACE}: nothing of kubeadm's to keep`
+      const d = clusterStatusWith(data, await wanted(c, candidates))
+      if (!d) return `${NAME} has no ClusterStatus (kubeadm ≥ 1.22): nothing to keep`
+      if (d.removed.length || d.added.length) {
+        throw new DrError({ code: 'member.unverified', message: `kubeadm's ClusterStatus still differs from the etcd members (${[...d.removed, ...d.added].join(', ')})`, host: via, exit: 'unverified', hint: 'run again: the step resumes' })
+      }
+      return evidence || 'ClusterStatus lists exactly the control-plane members'
+    },
+  }
 }

@@ -1,7 +1,7 @@
 // kubeadm's own record of its control plane: the `kubeadm-config` ConfigMap in kube-system. Up to kubeadm 1.21 its
 // `ClusterStatus` key lists every control-plane node's API endpoint; `kubeadm join --control-plane` and `kubeadm
-// reset` read it, so after a failover it must hold only the nodes that are still members. Pure: ConfigMap data in,
-// ConfigMap data out (the caller reads and writes the object with its Kubernetes client).
+// reset` read it, so after a failover, a member add or removal it must list exactly the nodes that are members.
+// Pure: ConfigMap data in, ConfigMap data out (runbooks/steps/kubeadm-config.ts reads and writes the object).
 import YAML from 'yaml'
 
 export interface ApiEndpoint {
@@ -17,32 +17,37 @@ export function clusterStatusEndpoints(data: Record<string, string> | undefined)
   return doc?.apiEndpoints ?? {}
 }
 
-export interface ClusterStatusRewrite {
-  /** The ConfigMap's new data; the same object when nothing changes. */
+export interface ClusterStatusDiff {
   data: Record<string, string>
   removed: string[]
-  changed: boolean
+  added: string[]
 }
 
 /**
- * ClusterStatus with only the nodes in `keep` (the control-plane nodes whose etcd members survive). Comments and
- * key order of the embedded document are kept; a ConfigMap without ClusterStatus is left as it is.
+ * ClusterStatus listing exactly `want` (node name → endpoint), matched by advertise address so that a node listed
+ * under another name is kept. Comments and order of the embedded document are kept. Pure; undefined when there is
+ * no ClusterStatus to keep.
  */
-export function rewriteClusterStatus(data: Record<string, string>, keep: readonly string[]): ClusterStatusRewrite {
+export function clusterStatusWith(data: Record<string, string>, want: Record<string, ApiEndpoint>): ClusterStatusDiff | undefined {
   const text = data.ClusterStatus
-  if (!text) return { data, removed: [], changed: false }
+  if (!text) return undefined
   const doc = YAML.parseDocument(text)
-  const endpoints = doc.get('apiEndpoints') as YAML.YAMLMap | undefined
-  if (!endpoints || !YAML.isMap(endpoints)) return { data, removed: [], changed: false }
-  const removed = endpoints.items.map((p) => String((p.key as YAML.Scalar).value ?? p.key)).filter((n) => !keep.includes(n))
-  if (removed.length === 0) return { data, removed, changed: false }
-  for (const n of removed) endpoints.delete(n)
-  return { data: { ...data, ClusterStatus: doc.toString({ lineWidth: 0, indentSeq: false }) }, removed, changed: true }
-}
-
-/** The ClusterStatus entries to keep: every node but the lost ones (by node name, or by advertise address). */
-export function survivingEndpoints(endpoints: Record<string, ApiEndpoint>, lost: ReadonlyArray<{ name: string; address: string }>): string[] {
-  return Object.entries(endpoints)
-    .filter(([node, ep]) => !lost.some((h) => h.name === node || h.address === ep.advertiseAddress))
-    .map(([node]) => node)
+  let map = doc.get('apiEndpoints')
+  if (!YAML.isMap(map)) {
+    map = doc.createNode({})
+    doc.set('apiEndpoints', map)
+  }
+  const endpoints = map as YAML.YAMLMap
+  const wantAddresses = Object.values(want).map((e) => e.advertiseAddress)
+  const listed = endpoints.items.map((p) => ({ key: String(YAML.isScalar(p.key) ? p.key.value : p.key), address: String((YAML.isMap(p.value) ? p.value.get('advertiseAddress') : '') ?? '') }))
+  const removed = listed.filter((l) => !wantAddresses.includes(l.address)).map((l) => l.key)
+  for (const k of removed) endpoints.delete(k)
+  const added: string[] = []
+  for (const [name, e] of Object.entries(want)) {
+    if (listed.some((l) => l.address === e.advertiseAddress)) continue
+    endpoints.set(name, doc.createNode({ advertiseAddress: e.advertiseAddress, bindPort: e.bindPort }))
+    added.push(name)
+  }
+  if (!removed.length && !added.length) return { data, removed, added }
+  return { data: { ...data, ClusterStatus: doc.toString({ lineWidth: 0, indentSeq: false }) }, removed, added }
 }

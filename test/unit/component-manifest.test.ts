@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import YAML from 'yaml'
-import { clusterStatusEndpoints, rewriteClusterStatus, survivingEndpoints } from '../../src/component/kubeadm-config.ts'
+import { clusterStatusEndpoints, clusterStatusWith } from '../../src/component/kubeadm-config.ts'
 import { editManifestFlags, hostPathOf, lineDiff, manifestArgv, manifestImage, parseManifest, renderManifest } from '../../src/component/manifest.ts'
 import { componentKind } from '../../src/component/index.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
@@ -59,27 +59,28 @@ t.test('not a Pod, no container: a manifest.invalid error', async (t) => {
   t.throws(() => parseManifest(read('etcd.yaml'), 'x', 'kube-apiserver'), { code: 'manifest.invalid' })
 })
 
-t.test("kubeadm-config's ClusterStatus keeps the surviving control-plane nodes only", async (t) => {
+t.test("kubeadm-config's ClusterStatus after a failover lists the surviving control-plane node only", async (t) => {
   const cm = YAML.parse(read('kubeadm-config.yaml')) as { data: Record<string, string> }
   t.same(Object.keys(clusterStatusEndpoints(cm.data)!), ['master1', 'master2', 'master3'])
-  const r = rewriteClusterStatus(cm.data, ['master3'])
-  t.ok(r.changed)
+  const survivor = { master3: { advertiseAddress: '10.0.0.13', bindPort: 6443 } }
+  const r = clusterStatusWith(cm.data, survivor)!
   t.same(r.removed, ['master1', 'master2'])
-  t.same(clusterStatusEndpoints(r.data), { master3: { advertiseAddress: '10.0.0.13', bindPort: 6443 } })
+  t.same(r.added, [])
+  t.same(clusterStatusEndpoints(r.data), survivor)
   t.equal(r.data.ClusterConfiguration, cm.data.ClusterConfiguration, 'ClusterConfiguration untouched')
   t.match(r.data.ClusterStatus, /kind: ClusterStatus/)
-  const again = rewriteClusterStatus(r.data, ['master3'])
-  t.notOk(again.changed)
+  const again = clusterStatusWith(r.data, survivor)!
+  t.same([again.removed, again.added], [[], []])
   t.equal(again.data, r.data)
   t.equal(clusterStatusEndpoints({ ClusterConfiguration: 'x' }), undefined, 'kubeadm ≥ 1.22 has no ClusterStatus')
-  t.notOk(rewriteClusterStatus({ ClusterConfiguration: 'x' }, []).changed)
+  t.equal(clusterStatusWith({ ClusterConfiguration: 'x' }, survivor), undefined)
 })
 
-t.test('the ClusterStatus entries a failover keeps: lost hosts matched by node name or by address', async (t) => {
-  const eps = clusterStatusEndpoints((YAML.parse(read('kubeadm-config.yaml')) as { data: Record<string, string> }).data)!
-  t.same(survivingEndpoints(eps, [{ name: 'master1', address: '10.0.0.11' }, { name: 'master2', address: '10.0.0.12' }]), ['master3'])
-  t.same(survivingEndpoints(eps, [{ name: 'm1.example', address: '10.0.0.11' }]), ['master2', 'master3'], 'a node named otherwise is found by its address')
-  t.same(survivingEndpoints(eps, []), ['master1', 'master2', 'master3'], 'nothing lost: everything kept')
+t.test('a node listed under another name is matched by its advertise address', async (t) => {
+  const cm = YAML.parse(read('kubeadm-config.yaml')) as { data: Record<string, string> }
+  const r = clusterStatusWith(cm.data, { 'm3.example': { advertiseAddress: '10.0.0.13', bindPort: 6443 } })!
+  t.same(r.removed, ['master1', 'master2'])
+  t.same(r.added, [], 'master3 is the same node: kept under its listed name, not added twice')
 })
 
 t.test('the component kind follows the flavor, a host label overrides it', async (t) => {

@@ -44,7 +44,7 @@ t.test('the TLS files a member reads, from its flags', async (t) => {
 })
 
 t.test("kubeadm's ClusterStatus made to list exactly the control-plane members, by address", async (t) => {
-  const { clusterStatusWith } = await import('../../runbooks/member/kubeadm-config.ts')
+  const { clusterStatusWith } = await import('../../src/component/kubeadm-config.ts')
   const text = [
     '# kept by kubeadm join',
     'apiEndpoints:',
