@@ -8,9 +8,11 @@ import { probeCluster, type ClusterStatus } from '../../src/etcd/status.ts'
 import { getFlag, hasFlag } from '../../src/container/command-flags.ts'
 import { processArgv } from '../../src/container/inspect.ts'
 import { hostsInSite, hostsWithRole, type Inventory } from '../../src/inventory/types.ts'
+import { loadKubeClient } from '../../src/kube/client.ts'
 import type { StepContext } from '../../src/runbook/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
 import { etcdContainer } from '../steps/containers.ts'
+import { FORCED_TUNING } from './etcd-rebuild.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
@@ -54,6 +56,8 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
   const method: Method = o.method ?? previous?.method ?? 'force-new-cluster'
   const failedSites = Object.keys(inv.sites).filter((s) => s !== o.site)
   ctx.out.progress(`assessing ${hostsWithRole(inv, 'etcd').length} etcd members …`)
+  // The Kubernetes client loads while the probe waits on the network (the lost site's hosts take seconds to fail).
+  if (inv.kubernetes.kubeconfig && !ctx.options.skipKubernetes) loadKubeClient().catch(() => undefined /* a real failure shows when a step needs it */)
   const status = await probeCluster(ctx.conns, inv, { timeoutMs: 3000 })
   const done = await etcdRunsFromSite(ctx.conns, inv, status, o.site)
 
@@ -104,6 +108,8 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
   const t = await ctx.conns.get(decision.survivor)
   const c = await etcdContainer(t, inv)
   const argv = c ? processArgv(c) : []
+  // A new decision records the survivor's own values of the flags the forced etcd changes (see FORCED_TUNING).
+  if (decision !== previous && !decisionFromCluster && c) decision.survivorTuning = Object.fromEntries(Object.keys(FORCED_TUNING).map((f) => [f, getFlag(argv, f) ?? null]))
   return {
     site: o.site,
     failedSites,
