@@ -6,6 +6,7 @@ import { connectMember } from '../../src/etcd/client.ts'
 import { keyCount, waitWritable } from '../../src/etcd/ops.ts'
 import { hasFlag } from '../../src/container/command-flags.ts'
 import { processArgv } from '../../src/container/inspect.ts'
+import { tuningRestored } from './etcd-rebuild.ts'
 import { hostsInSite } from '../../src/inventory/types.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { etcdContainer } from '../steps/containers.ts'
@@ -84,6 +85,9 @@ export async function finalVerify(ctx: StepContext<FailoverFacts>): Promise<stri
   for (const h of hostsInSite(ctx.inv, f.site).filter((x) => x.roles.includes('etcd'))) {
     const c = await etcdContainer(await ctx.conns.get(h.name), ctx.inv)
     if (c && hasFlag(processArgv(c), '--force-new-cluster')) throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
+    if (c && h.name === f.decision.survivor && !tuningRestored(f, processArgv(c))) {
+      throw unverified(`etcd on ${h.name} does not run with its own ${Object.keys(f.decision.survivorTuning ?? {}).join(', ')} again`)
+    }
   }
   out.push(`no --force-new-cluster on any etcd of site ${f.site}`)
   out.push(...(await verifyApiservers(ctx as StepContext<unknown>, f.site, liveClientUrls(ctx.inv, f))))
