@@ -8,7 +8,6 @@ import { probeCluster, type ClusterStatus } from '../../src/etcd/status.ts'
 import { getFlag, hasFlag } from '../../src/container/command-flags.ts'
 import { processArgv } from '../../src/container/inspect.ts'
 import { hostsInSite, hostsWithRole, type Inventory } from '../../src/inventory/types.ts'
-import { loadKubeClient } from '../../src/kube/client.ts'
 import type { StepContext } from '../../src/runbook/types.ts'
 import type { TransportSource } from '../../src/etcd/client.ts'
 import { etcdContainer } from '../steps/containers.ts'
@@ -56,8 +55,6 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
   const method: Method = o.method ?? previous?.method ?? 'force-new-cluster'
   const failedSites = Object.keys(inv.sites).filter((s) => s !== o.site)
   ctx.out.progress(`assessing ${hostsWithRole(inv, 'etcd').length} etcd members …`)
-  // The Kubernetes client loads while the probe waits on the network (the lost site's hosts take seconds to fail).
-  if (inv.kubernetes.kubeconfig && !ctx.options.skipKubernetes) loadKubeClient().catch(() => undefined /* a real failure shows when a step needs it */)
   const status = await probeCluster(ctx.conns, inv, { timeoutMs: 3000 })
   const done = await etcdRunsFromSite(ctx.conns, inv, status, o.site)
 

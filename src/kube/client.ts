@@ -22,9 +22,9 @@ export interface KubeConnection {
 type ClientNode = typeof import('@kubernetes/client-node')
 let clientNode: Promise<ClientNode> | undefined
 /**
- * @kubernetes/client-node takes 0.7–2 s to load: it loads on first use, not when dr starts. A runbook that will
- * talk to Kubernetes later may start it early (`loadKubeClient()` without awaiting) so it loads while the network
- * keeps dr waiting anyway.
+ * @kubernetes/client-node takes 0.7–2 s to load: it loads on first use, not when dr starts. Never start it "early"
+ * beside network calls: its loading blocks the event loop, and a probe's 3 s deadline expired under it (a healthy
+ * cluster's members then looked unreachable).
  */
 export const loadKubeClient = (): Promise<ClientNode> => (clientNode ??= import('@kubernetes/client-node'))
 
