@@ -12,6 +12,7 @@ import type { TransportSource } from '../../src/etcd/client.ts'
 import { componentOf } from '../steps/containers.ts'
 import { componentKind } from '../../src/component/index.ts'
 import { keepsKubeadmConfig } from '../steps/kubeadm-config.ts'
+import { FORCED_TUNING } from './etcd-rebuild.ts'
 import { inSite, opt, type FailoverFacts, type Method } from './facts.ts'
 
 /** etcd already is what the failover makes, judged from the cluster: the hosts of its members, or why not. */
@@ -105,7 +106,10 @@ export async function assess(ctx: Omit<StepContext<FailoverFacts>, 'facts'>): Pr
   const siteControlplanes = hostsInSite(inv, o.site).filter((h) => h.roles.includes('controlplane')).map((h) => h.name)
   const rejoin = hostsInSite(inv, o.site).filter((h) => h.roles.includes('etcd') && h.name !== decision.survivor).map((h) => h.name)
   const t = await ctx.conns.get(decision.survivor)
-  const argv = (await componentOf(inv, t, 'etcd').state())?.argv ?? []
+  const survivorState = await componentOf(inv, t, 'etcd').state()
+  const argv = survivorState?.argv ?? []
+  // A new decision records the survivor's own values of the flags the forced etcd changes (see FORCED_TUNING).
+  if (decision !== previous && !decisionFromCluster && survivorState) decision.survivorTuning = Object.fromEntries(Object.keys(FORCED_TUNING).map((f) => [f, getFlag(argv, f) ?? null]))
   return {
     site: o.site,
     failedSites,

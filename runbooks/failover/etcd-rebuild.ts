@@ -5,7 +5,7 @@
 import { DrError } from '../../src/core/error.ts'
 import { connectMember } from '../../src/etcd/client.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
-import { hasFlag } from '../../src/container/command-flags.ts'
+import { getFlag, hasFlag } from '../../src/container/command-flags.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { componentOf, reconfigureStep, type ComponentEdit, type ComponentState } from '../steps/containers.ts'
 import { askOnce, inSite, linearizableRead, survivorRunsAlone, unverified, type FailoverFacts } from './facts.ts'
@@ -105,9 +105,34 @@ const running = (s: ComponentState | undefined) => !!s?.running
 /** For the fault-injection tests only (a flag etcd refuses, so the new container dies): never set in production. */
 const injected = () => (process.env.DR_TEST_INJECT_ETCD_ARG ? [process.env.DR_TEST_INJECT_ETCD_ARG] : [])
 
+/**
+ * The forced etcd is a one-member cluster that lives for seconds, so it runs tuned for a fast start:
+ * - `--snapshot-count=1`: it writes a raft snapshot as soon as it applies anything, so the one-member membership is
+ *   in a snapshot and the etcd without the flag (next step) starts as a single node "recovering from snapshot":
+ *   etcd then fast-forwards its election ticks (etcdserver adjustTicks) instead of waiting a whole election timeout;
+ * - `--heartbeat-interval=100 --election-timeout=1000`: with no peer to hear from, the election timeout only delays
+ *   its own campaign (RKE sets 5000 ms).
+ * The survivor's own values are recorded in the decision and put back by the next step, which `done` checks.
+ */
+export const FORCED_TUNING: Record<string, string> = { '--snapshot-count': '1', '--heartbeat-interval': '100', '--election-timeout': '1000' }
+const forcedTuning = (f: FailoverFacts): Record<string, string> => (f.decision.survivorTuning ? FORCED_TUNING : {})
+
+/** The edit that puts the survivor's own values back (nothing when the decision did not record them). */
+export function restoredTuning(f: FailoverFacts): { setArgs: Record<string, string>; removeArgs: string[] } {
+  const out = { setArgs: {} as Record<string, string>, removeArgs: [] as string[] }
+  for (const [flag, v] of Object.entries(f.decision.survivorTuning ?? {})) {
+    if (v === null) out.removeArgs.push(flag)
+    else out.setArgs[flag] = v
+  }
+  return out
+}
+
+/** The survivor's own values are back (or were never changed). */
+export const tuningRestored = (f: FailoverFacts, argv: string[]) => Object.entries(f.decision.survivorTuning ?? {}).every(([flag, v]) => (getFlag(argv, flag) ?? null) === v)
+
 export function forceNewCluster(survivor: string): Step<FailoverFacts> {
   const edit = (f: FailoverFacts): ComponentEdit => ({
-    setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
+    setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}`, ...forcedTuning(f) },
     addArgs: ['--force-new-cluster', ...injected()],
     // Off while forced: a host reboot must not force a new cluster a second time. (A static pod has no policy of
     // its own: the kubelet restarts it; the next step, seconds later, takes the flag out.)
@@ -143,15 +168,19 @@ export function dropForceFlag(survivor: string): Step<FailoverFacts> {
     host: survivor,
     component: 'etcd',
     // --initial-cluster stays the survivor alone: ignored on an existing data dir, and true to what the cluster is.
-    edit: (f) => ({
-      setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}` },
-      removeArgs: ['--force-new-cluster'],
-      restartPolicy: { Name: 'always' },
-    }),
+    edit: (f) => {
+      const back = restoredTuning(f)
+      return {
+        setArgs: { '--initial-cluster': `${f.survivorName}=${f.survivorPeerUrl}`, ...back.setArgs },
+        removeArgs: ['--force-new-cluster', ...back.removeArgs],
+        restartPolicy: { Name: 'always' },
+      }
+    },
     async done(ctx, s) {
       if (rebuiltBefore(ctx, 'drop-force-flag') || !s || !running(s)) return false
       // restartPolicy is the container's; `always` for a static pod (the kubelet restarts it).
       if (hasFlag(s.argv, '--force-new-cluster') || s.restartPolicy !== 'always') return false
+      if (!tuningRestored(ctx.facts, s.argv)) return false
       return survivorRunsAlone(ctx)
     },
     async after(ctx) {

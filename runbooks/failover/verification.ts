@@ -5,6 +5,7 @@ import { decisionPath, writeDecision } from '../../src/cluster/decision.ts'
 import { connectMember } from '../../src/etcd/client.ts'
 import { keyCount, waitWritable } from '../../src/etcd/ops.ts'
 import { hasFlag } from '../../src/container/command-flags.ts'
+import { tuningRestored } from './etcd-rebuild.ts'
 import { hostsInSite } from '../../src/inventory/types.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { componentOf } from '../steps/containers.ts'
@@ -83,6 +84,9 @@ export async function finalVerify(ctx: StepContext<FailoverFacts>): Promise<stri
   for (const h of hostsInSite(ctx.inv, f.site).filter((x) => x.roles.includes('etcd'))) {
     const s = await componentOf(ctx.inv, await ctx.conns.get(h.name), 'etcd').state()
     if (s && hasFlag(s.argv, '--force-new-cluster')) throw unverified(`etcd on ${h.name} still runs with --force-new-cluster`)
+    if (s && h.name === f.decision.survivor && !tuningRestored(f, s.argv)) {
+      throw unverified(`etcd on ${h.name} does not run with its own ${Object.keys(f.decision.survivorTuning ?? {}).join(', ')} again`)
+    }
   }
   out.push(`no --force-new-cluster on any etcd of site ${f.site}`)
   out.push(...(await verifyApiservers(ctx as StepContext<unknown>, f.site, liveClientUrls(ctx.inv, f))))

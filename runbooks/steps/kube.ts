@@ -211,13 +211,17 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
       async check(ctx) {
         if (skippingKubernetes(ctx)) return []
         if (!ctx.inv.kubernetes.kubeconfig) throw noCredentials("move the lost site's pods (taint or delete its Nodes)")
+        const deferred = () => deadHosts.map((h) => ({ host: via, summary: `once the apiserver on ${via} is ready: read its version, then taint Node ${h} out-of-service (>= 1.26) or delete it (older)` }))
+        // In a plan where earlier steps change etcd or the apiservers, what the apiserver says now (if it answers at
+        // all without quorum) is not what this step will find: say what it will do. The apply checks for real.
+        if (ctx.planning && ctx.willChange?.size) return deferred()
         let w: NodeWork
         try {
           w = await work(ctx)
         } catch (e) {
           // Before etcd is rebuilt the apiserver cannot answer (it has no quorum): say what will be done once it can.
           if (e instanceof DrError && e.code.startsWith('kube.') && e.code !== 'kube.not-ready' && e.code !== 'kube.version-unreadable') throw e
-          return deadHosts.map((h) => ({ host: via, summary: `once the apiserver on ${via} is ready: read its version, then taint Node ${h} out-of-service (>= 1.26) or delete it (older)` }))
+          return deferred()
         }
         const changes = w.todo.map((n) => ({ host: via, summary: `${verb(w)} Node ${n.metadata!.name} — ${w.choice.reason}`, destructive: w.choice.method === 'delete-node' }))
         if (w.stuck.length) changes.push({ host: via, summary: `wait until the ${w.stuck.length} pod(s) still bound to lost Nodes are removed`, destructive: false })
@@ -240,7 +244,7 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
         const until = Date.now() + POD_GC_TIMEOUT_MS
         let w = await work(ctx)
         while (w.todo.length === 0 && w.stuck.length > 0 && Date.now() < until) {
-          await new Promise((r) => setTimeout(r, 2000))
+          await new Promise((r) => setTimeout(r, 500))
           w = await work(ctx)
         }
         if (w.todo.length) {

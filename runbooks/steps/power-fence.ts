@@ -11,10 +11,10 @@ type Fenceable = Host & { fence: NonNullable<Host['fence']> }
 /** The hosts a step powers off: those with a fence agent. */
 const agents = (hosts: Host[]) => hosts.filter(hasFenceAgent) as Fenceable[]
 
+/** The hosts whose agent does not report "off", all asked at once (each agent call can take a second or more). */
 async function stillOn(hosts: Fenceable[]): Promise<Fenceable[]> {
-  const on: Fenceable[] = []
-  for (const h of hosts) if ((await powerStatus(h)) !== 'off') on.push(h)
-  return on
+  const states = await Promise.all(hosts.map((h) => powerStatus(h)))
+  return hosts.filter((_, i) => states[i] !== 'off')
 }
 
 function powerOffStep<F>(id: string, title: string, pick: (inv: Inventory) => Host[], host?: string): Step<F> {

@@ -69,9 +69,25 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
   process.stdout.write(JSON.stringify({ ms, maxRssKiB, ...extra }) + '\n')
 }
 
-function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB: number; [k: string]: unknown }> {
+/**
+ * The child runs bundled JavaScript, as `dr` itself does (dist/): under tsx its loader thread (a V8 isolate of its
+ * own) and the transpiler's caches would count in the child's peak memory, which is not dr's.
+ */
+let childScript: string | undefined
+async function bundledChild(): Promise<string> {
+  if (childScript) return childScript
+  const esbuild = await import('esbuild')
+  const self = new URL(import.meta.url).pathname
+  const out = path.join(path.dirname(self), '..', '..', '.dr', 'bench', 'backup-child.mjs')
+  await esbuild.build({ entryPoints: [self], bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', outfile: out, logLevel: 'warning' })
+  childScript = out
+  return out
+}
+
+async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB: number; [k: string]: unknown }> {
+  const script = await bundledChild()
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import=tsx', new URL(import.meta.url).pathname, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, [script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
     p.stdin.end(JSON.stringify(c))

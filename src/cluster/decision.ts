@@ -14,6 +14,12 @@ export interface FailoverDecision {
   decidedAt: string
   /** A timestamp used in the names of everything kept aside (etcd-old-…, data dir copies). */
   tag: string
+  /**
+   * The survivor's own values (null: not set) of the flags its forced etcd runs with differently (etcd-rebuild.ts
+   * FORCED_TUNING), recorded before anything changes them so the etcd after it gets them back. Absent in decisions
+   * of older versions: then the forced etcd keeps the survivor's values.
+   */
+  survivorTuning?: Record<string, string | null>
   /** The fresh cluster token of the restore method. */
   token?: string
   snapshot?: { path: string; sha256: string; size: number; keys: number; revision: number }

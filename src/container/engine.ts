@@ -167,6 +167,33 @@ export class Engine {
     if (r.status !== 204 && r.status !== 304) throw this.error('POST', `/containers/${id}/start`, r)
   }
 
+  /** `docker inspect` of a container by id or name; undefined when there is none. */
+  async inspect<T = unknown>(idOrName: string): Promise<T | undefined> {
+    const path = `/containers/${encodeURIComponent(idOrName)}/json`
+    const r = await this.request('GET', path)
+    if (r.status === 404) return undefined
+    if (r.status !== 200) throw this.error('GET', path, r)
+    return JSON.parse(r.body.toString('utf8')) as T
+  }
+
+  /** `docker update --restart=…` */
+  async setRestartPolicy(id: string, policy: { Name: string; MaximumRetryCount?: number }): Promise<void> {
+    await this.json('POST', `/containers/${encodeURIComponent(id)}/update`, { RestartPolicy: policy })
+  }
+
+  /** `docker stop` (SIGTERM, then SIGKILL after `graceSeconds`); a container already stopped is fine (304). */
+  async stopContainer(id: string, graceSeconds = 10): Promise<void> {
+    const path = `/containers/${encodeURIComponent(id)}/stop?t=${graceSeconds}`
+    const r = await this.request('POST', path, undefined, (graceSeconds + 60) * 1000)
+    if (r.status !== 204 && r.status !== 304) throw this.error('POST', path, r)
+  }
+
+  async renameContainer(id: string, name: string): Promise<void> {
+    const path = `/containers/${encodeURIComponent(id)}/rename?name=${encodeURIComponent(name)}`
+    const r = await this.request('POST', path)
+    if (r.status !== 204) throw this.error('POST', path, r)
+  }
+
   /** The last lines of a container's output, stdout and stderr interleaved as docker stored them. */
   async logsTail(id: string, lines = 30): Promise<string> {
     const r = await this.request('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=1&stderr=1&tail=${lines}`)

@@ -85,10 +85,10 @@ export function keptName(name: string, now = new Date()): string {
 }
 
 /** NAME-old-<time>, with -2, -3… when a re-creation in the same second already took it. */
-async function freeKeptName(t: Transport, name: string): Promise<string> {
+async function freeKeptName(engine: Engine, name: string): Promise<string> {
   const base = keptName(name)
   let candidate = base
-  for (let i = 2; await tryInspect(t, candidate); i++) candidate = `${base}-${i}`
+  for (let i = 2; await engine.inspect(candidate); i++) candidate = `${base}-${i}`
   return candidate
 }
 
@@ -168,26 +168,29 @@ export interface RecreateResult {
 }
 
 export async function recreateContainer(t: Transport, name: string, opts: RecreateOptions): Promise<RecreateResult> {
-  const { source, policy, wasRunning, resumed } = await findSource(t, name, opts.stateDir, opts.dryRun)
-  if (source.HostConfig.AutoRemove) {
-    throw new DrError({ code: 'container.autoremove', message: `${name} on ${t.host} was started with --rm: stopping it would delete it, so it cannot be kept`, host: t.host, hint: 'print its command with `dr container run-command` and re-create it by hand', exit: 'refused' })
-  }
-  const image = await inspectImage(t, source.Image)
-  const restartPolicy = opts.restartPolicy ?? policy
-  const sourceView: ContainerInspect = { ...source, HostConfig: { ...source.HostConfig, RestartPolicy: policy } }
-  const engine = await Engine.open(t)
+  // The engine connection is set up while the source is read: both are round trips to the host.
+  const opening = Engine.open(t)
+  opening.catch(() => undefined) // awaited below; a failure is reported there
   try {
+    const { source, policy, wasRunning, resumed } = await findSource(t, name, opts.stateDir, opts.dryRun)
+    if (source.HostConfig.AutoRemove) {
+      throw new DrError({ code: 'container.autoremove', message: `${name} on ${t.host} was started with --rm: stopping it would delete it, so it cannot be kept`, host: t.host, hint: 'print its command with `dr container run-command` and re-create it by hand', exit: 'refused' })
+    }
+    const [image, engine] = await Promise.all([inspectImage(t, source.Image), opening])
+    const restartPolicy = opts.restartPolicy ?? policy
+    const sourceView: ContainerInspect = { ...source, HostConfig: { ...source.HostConfig, RestartPolicy: policy } }
     const engineInfo = opts.engine ?? (await engineDefaults(engine, t))
     const plan = planRecreate(sourceView, image, { ...opts, name, restartPolicy, engine: engineInfo })
     if (opts.dryRun) return { oldName: resumed?.oldName ?? opts.renameOldTo ?? keptName(name), newId: '', argv: plan.argv, changes: plan.changes }
-    const oldName = resumed?.oldName ?? opts.renameOldTo ?? (await freeKeptName(t, name))
+    const oldName = resumed?.oldName ?? opts.renameOldTo ?? (await freeKeptName(engine, name))
     const state: RecreateState = resumed ?? { name, oldId: source.Id, oldName, restartPolicy: policy, wasRunning, phase: 'stopping-old', startedAt: new Date().toISOString() }
     await writeState(t, state, opts.stateDir)
     try {
       // Keep the old one: no restart (a docker restart must not bring back a second etcd), stopped, renamed.
-      await t.$.with({ doing: `stop the old ${name}` })`docker update --restart=no ${source.Id}`
-      await t.$.with({ doing: `stop the old ${name}` })`docker stop ${source.Id}`
-      if (containerName(source) !== oldName) await t.$.with({ doing: `rename the old ${name}` })`docker rename ${source.Id} ${oldName}`
+      // Through the Engine API connection already open: each docker CLI call costs a process start on the host.
+      await engine.setRestartPolicy(source.Id, { Name: 'no' })
+      await engine.stopContainer(source.Id)
+      if (containerName(source) !== oldName) await engine.renameContainer(source.Id, oldName)
     } catch (e) {
       await rollback(t, { name, newId: '', oldId: source.Id, oldName, policy, wasRunning })
       await clearState(t, name, opts.stateDir)
@@ -207,7 +210,7 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
       await writeState(t, { ...state, phase: 'starting-new', createAfter, newId }, opts.stateDir)
       for (const n of req.extraNetworks) await engine.connectNetwork(n.name, newId, n.config)
       await engine.startContainer(newId)
-      await watchRunning(t, newId, opts.keepRunningCheckMs ?? 5000)
+      await watchRunning(engine, newId, opts.keepRunningCheckMs ?? 5000)
     } catch (e) {
       const logs = newId ? await engine.logsTail(newId, 30).catch(() => '') : ''
       await rollback(t, { name, newId, oldId: source.Id, oldName, policy, wasRunning })
@@ -225,22 +228,24 @@ export async function recreateContainer(t: Transport, name: string, opts: Recrea
     await clearState(t, name, opts.stateDir)
     return { oldName, newId, argv: plan.argv, changes: plan.changes }
   } finally {
-    await engine.close()
+    const engine = await opening.catch(() => undefined)
+    await engine?.close()
   }
 }
 
 /** Poll until the container has run for `ms` without exiting or restarting. */
-async function watchRunning(t: Transport, id: string, ms: number): Promise<void> {
+async function watchRunning(engine: Engine, id: string, ms: number): Promise<void> {
   const until = Date.now() + ms
   let first: number | undefined
   for (;;) {
-    const c = await inspectContainer(t, id)
+    const c = await engine.inspect<ContainerInspect>(id)
+    if (!c) throw new DrError({ code: 'container.exited', message: `the new container ${id.slice(0, 12)} is gone`, host: engine.host })
     first ??= c.RestartCount ?? 0
     if (!c.State?.Running || c.State.Restarting || (c.RestartCount ?? 0) !== first) {
-      throw new DrError({ code: 'container.exited', message: `the container exited (status ${c.State?.Status}, exit code ${c.State?.ExitCode})`, host: t.host })
+      throw new DrError({ code: 'container.exited', message: `the container exited (status ${c.State?.Status}, exit code ${c.State?.ExitCode})`, host: engine.host })
     }
     if (Date.now() >= until) return
-    await new Promise((r) => setTimeout(r, Math.min(500, Math.max(50, until - Date.now()))))
+    await new Promise((r) => setTimeout(r, Math.min(250, Math.max(50, until - Date.now()))))
   }
 }
 

@@ -2,7 +2,7 @@
 // Written for the real API: the lab's stand-in only has to be honest about the same requests.
 import fs from 'node:fs'
 import https from 'node:https'
-import { CoreV1Api, KubeConfig, type V1Node, type V1Taint } from '@kubernetes/client-node'
+import type { CoreV1Api, KubeConfig, V1Node, V1Taint } from '@kubernetes/client-node'
 import { DrError } from '../core/error.ts'
 import { componentOf } from '../component/index.ts'
 import { getFlag } from '../container/command-flags.ts'
@@ -19,8 +19,18 @@ export interface KubeConnection {
   close(): Promise<void>
 }
 
+type ClientNode = typeof import('@kubernetes/client-node')
+let clientNode: Promise<ClientNode> | undefined
+/**
+ * @kubernetes/client-node takes 0.7–2 s to load: it loads on first use, not when dr starts. Never start it "early"
+ * beside network calls: its loading blocks the event loop, and a probe's 3 s deadline expired under it (a healthy
+ * cluster's members then looked unreachable).
+ */
+export const loadKubeClient = (): Promise<ClientNode> => (clientNode ??= import('@kubernetes/client-node'))
+
 /** The inventory's kubeconfig, with its server replaced by a tunnel to `hostName`'s apiserver. */
-export function kubeConfigFor(inv: Inventory, server: string): KubeConfig {
+export async function kubeConfigFor(inv: Inventory, server: string): Promise<KubeConfig> {
+  const { KubeConfig } = await loadKubeClient()
   if (!inv.kubernetes.kubeconfig || !fs.existsSync(inv.kubernetes.kubeconfig)) {
     throw new DrError({
       code: 'kube.no-kubeconfig',
@@ -50,8 +60,14 @@ export async function connectKube(conns: TransportSource, inv: Inventory, hostNa
   const t = await conns.get(hostName)
   const tunnel: Tunnel = await t.forward('127.0.0.1', inv.kubernetes.apiserverPort)
   const server = `https://127.0.0.1:${tunnel.localPort}`
-  const kc = kubeConfigFor(inv, server)
-  return { host: hostName, kc, server, api: kc.makeApiClient(CoreV1Api), close: () => tunnel.close() }
+  try {
+    const kc = await kubeConfigFor(inv, server)
+    const { CoreV1Api } = await loadKubeClient()
+    return { host: hostName, kc, server, api: kc.makeApiClient(CoreV1Api), close: () => tunnel.close() }
+  } catch (e) {
+    await tunnel.close()
+    throw e
+  }
 }
 
 /** GET a health path (/readyz, /livez) with the kubeconfig's credentials; returns the status code and body. */

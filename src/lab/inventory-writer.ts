@@ -9,7 +9,7 @@ import { projectRoot } from '../core/paths.ts'
 import { DrError, relevantLines } from '../core/error.ts'
 import { runLocal } from '../transport/local.ts'
 import { APISERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT } from './controlplane.ts'
-import { controlplaneNodes, flavorOf, type LabNode, type LabPlan } from './topology.ts'
+import { containerName, controlplaneNodes, flavorOf, type LabNode, type LabPlan } from './topology.ts'
 
 export interface LabFiles {
   /** inventories/<lab>.yaml */
@@ -113,10 +113,15 @@ export function renderInventory(plan: LabPlan, recipient: string, sshUser?: stri
   return header.join('\n') + '\n' + YAML.stringify(doc)
 }
 
-/** The lab's fence agent: `dr lab power` of this checkout, by absolute path (the lab's power switch, src/lab/power.ts). */
+/**
+ * The lab's fence agent: `dr lab power off|on` of this checkout, by absolute path (the lab's power switch,
+ * src/lab/power.ts); the status is read from docker directly, as `virsh domstate` reads a VM's (a dr process per
+ * status read would cost more than the read, and a failover reads every lost host's power three times).
+ */
 export function labFenceAgent(lab: string, root = projectRoot) {
   const power = (what: string) => [process.execPath, path.join(root, 'bin', 'dr.js'), 'lab', 'power', what, '{host}', '--name', lab]
-  return { off: power('off'), on: power('on'), status: power('status'), offPattern: ': power off\\b', timeoutMs: 90000 }
+  const status = ['docker', 'inspect', '--format', '{{.Name}} running={{.State.Running}}', containerName(lab, '{host}')]
+  return { off: power('off'), on: power('on'), status, offPattern: ' running=false\\b', timeoutMs: 90000 }
 }
 
 /** known_hosts lines: the node's address and its ed25519 host key (comment dropped). */

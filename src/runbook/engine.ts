@@ -30,7 +30,7 @@ async function buildPlan<F>(rb: Runbook<F>, ctx: StepContext<F>): Promise<Plan> 
   // A plan must show what the apply will do: each check learns which earlier steps will change the cluster.
   const willChange = new Set<string>()
   for (const [i, s] of steps.entries()) {
-    const changes = await s.check({ ...ctx, willChange })
+    const changes = await s.check({ ...ctx, willChange, planning: true })
     if (changes.length > 0) willChange.add(s.id)
     planned.push({ index: i + 1, id: s.id, title: s.title, host: s.host, destructive: !!s.destructive && changes.length > 0, changes })
   }

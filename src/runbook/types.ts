@@ -29,6 +29,8 @@ export interface StepContext<F> {
    * apply will do. Never set for `apply` or `verify`, which read the world as it is.
    */
   willChange?: ReadonlySet<string>
+  /** Given to `check` only, in a plan: the steps in willChange have not run yet (in an apply they have). */
+  planning?: boolean
 }
 
 export interface Step<F> {
