@@ -18,6 +18,7 @@ import { apiserverSteps } from '../steps/kube.ts'
 import { componentOf } from '../steps/containers.ts'
 import { memberAddSteps } from '../member/add-steps.ts'
 import { etcdServersOf, patient, verifyEtcdServers, verifyMembers } from '../member/cluster.ts'
+import { etcdServersHold } from '../steps/kube.ts'
 import { adaptStep, apiserverReturnStep, liftFenceStep, nodesReturnStep } from './steps.ts'
 import { keepsKubeadmConfig, kubeadmConfigStep } from '../steps/kubeadm-config.ts'
 
@@ -44,7 +45,6 @@ export interface FailbackFacts {
   kubeadmConfig?: boolean
 }
 
-const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 
 export const failback: Runbook<FailbackFacts> = {
   name: 'failback',
@@ -130,5 +130,5 @@ export const failback: Runbook<FailbackFacts> = {
 /** A controlplane-only host is home when its apiserver (container or static pod) runs with the full --etcd-servers list. */
 async function apiserverHome(inv: import('../../src/inventory/types.ts').Inventory, t: import('../../src/transport/types.ts').Transport, urls: string[]): Promise<boolean> {
   const s = await componentOf(inv, t, 'kube-apiserver').state()
-  return !!s?.running && sameSet(etcdServersOf(s.argv), urls)
+  return !!s?.running && etcdServersHold(etcdServersOf(s.argv), urls, memberEndpoint(inv, t.host))
 }

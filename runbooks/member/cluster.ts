@@ -7,8 +7,9 @@ import { waitWritable } from '../../src/etcd/ops.ts'
 import { hexId } from '../../src/etcd/learner.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
 import { hostsWithRole } from '../../src/inventory/types.ts'
-import type { TransportSource } from '../../src/etcd/client.ts'
+import { memberEndpoint, type TransportSource } from '../../src/etcd/client.ts'
 import { componentOf } from '../steps/containers.ts'
+import { etcdServersHold } from '../steps/kube.ts'
 import type { Step } from '../../src/runbook/types.ts'
 import { isDrError } from '../../src/core/error.ts'
 
@@ -18,7 +19,6 @@ interface Ctx {
 }
 
 export const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
-const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 
 /** Controlplane hosts that answer and have a kube-apiserver (container, or manifest live or stopped); the others are listed as skipped. */
 export async function apiserverHosts(ctx: Ctx, exclude: string[] = []): Promise<{ hosts: string[]; skipped: string[] }> {
@@ -50,7 +50,8 @@ export async function verifyEtcdServers(ctx: Ctx, hosts: string[], urls: string[
   for (const h of hosts) {
     const s = await componentOf(ctx.inv, await ctx.conns.get(h), 'kube-apiserver').state()
     const servers = s ? etcdServersOf(s.argv) : []
-    if (!s || !sameSet(servers, urls) || !s.running) {
+    // Exactly the members, or (kubeadm's way) its own member through loopback while that member is one of them.
+    if (!s || !etcdServersHold(servers, urls, memberEndpoint(ctx.inv, h)) || !s.running) {
       throw new DrError({
         code: 'member.unverified',
         message: `kube-apiserver on ${h} ${s ? `${s.running ? 'runs' : 'is not running'} with --etcd-servers=${servers.join(',')}` : 'does not exist'}; want ${urls.join(',')}`,
