@@ -38,6 +38,15 @@ Exit codes:
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram()
   for (const c of allCommands(program)) c.exitOverride()
+  // Node exits with status 0 when nothing is left to wait for, even if a command is still awaiting a promise that
+  // can never settle (a callback that never came). dr must never look successful then: exit 70 and say so.
+  let settled = false
+  const unfinished = () => {
+    if (settled) return
+    process.stderr.write('error[bug.unsettled]: dr stopped in the middle of its work: something it was waiting for can never answer (an internal error); nothing after this point was done or verified\n  next:    run the same command again (runbooks resume) and report this with the journal in the state directory\n')
+    process.exit(ExitCode.bug)
+  }
+  process.once('beforeExit', unfinished)
   try {
     await program.parseAsync(argv)
   } catch (e) {
@@ -47,6 +56,9 @@ export async function main(argv: string[]): Promise<void> {
       return
     }
     throw e
+  } finally {
+    settled = true
+    process.removeListener('beforeExit', unfinished)
   }
 }
 
