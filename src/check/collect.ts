@@ -103,7 +103,8 @@ export async function collectCluster(conns: Connections, inv: Inventory, want: {
         rep.etcd = await probeCluster(conns, inv, { timeoutMs: 3000 })
         const via = rep.etcd.members.find((m) => m.quorumRead)?.host ?? rep.etcd.members.find((m) => m.reachable)?.host
         if (!via) return
-        const m = await connectMember(conns, inv, via, { callTimeoutMs: 3000 })
+        // A fresh connection (tunnel, TLS, gRPC) for one call: under load its set-up alone took over 3 s on the lab.
+        const m = await connectMember(conns, inv, via, { callTimeoutMs: 10_000 })
         try {
           const a = await m.client.maintenance.alarm({ action: AlarmAction.Get })
           rep.alarms = a.alarms.map((x) => ({ memberID: BigInt(x.memberID).toString(16), alarm: String(x.alarm) }))
