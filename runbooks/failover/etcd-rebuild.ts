@@ -73,9 +73,10 @@ export const copyDataAside: Step<FailoverFacts> = {
     const room = await requireRoom(ctx)
     ctx.journal?.write({ event: 'note', step: 'copy-data-aside', host: d.survivor, evidence: room })
     // Stopped so that it stays stopped across a reboot (restart policy off / manifest moved out); absent: nothing runs.
-    // A 5 s grace: on SIGTERM a member whose peers are dead spends 5-12 s asking each for its version (seen on the
-    // lab) before it exits; etcd's WAL and bbolt are crash-safe, so the SIGKILL after it loses nothing.
-    await etcd.stop({ timeoutMs: etcd.kind === 'container' ? 5_000 : 90_000 })
+    // A 1 s grace: on SIGTERM a member whose peers are dead spends 5-12 s asking each for its version (seen on the
+    // lab) before it exits, and nothing of that matters here; etcd's WAL is fsynced at every commit and bbolt is
+    // transactional, so the SIGKILL after it loses nothing (etcd's own robustness tests kill members the same way).
+    await etcd.stop({ timeoutMs: etcd.kind === 'container' ? 1_000 : 90_000 })
     // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes.
     const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`.nothrow()
     if (!cp.ok) {
