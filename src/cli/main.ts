@@ -35,7 +35,20 @@ Exit codes:
   return program
 }
 
+/**
+ * A reader that went away (`dr … | head`) must not kill dr: mid-failover that would stop a destructive run half
+ * done. Output to a closed pipe is dropped, and the work goes on; any other stream error is still thrown.
+ */
+function keepWorkingWhenTheReaderLeaves(stream: NodeJS.WriteStream) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return
+    throw e
+  })
+}
+
 export async function main(argv: string[]): Promise<void> {
+  keepWorkingWhenTheReaderLeaves(process.stdout)
+  keepWorkingWhenTheReaderLeaves(process.stderr)
   const program = buildProgram()
   for (const c of allCommands(program)) c.exitOverride()
   // Node exits with status 0 when nothing is left to wait for, even if a command is still awaiting a promise that
