@@ -1,7 +1,6 @@
 // What the member and failback runbooks share beyond etcd: which apiservers there are to repoint, whether every
 // one of them lists exactly the members, and the whole-cluster verification a runbook ends with.
 import { DrError } from '../../src/core/error.ts'
-import { getFlag } from '../../src/container/command-flags.ts'
 import { connectWithQuorum } from '../../src/etcd/membership.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
 import { hexId } from '../../src/etcd/learner.ts'
@@ -9,7 +8,7 @@ import type { Inventory } from '../../src/inventory/types.ts'
 import { hostsWithRole } from '../../src/inventory/types.ts'
 import { memberEndpoint, type TransportSource } from '../../src/etcd/client.ts'
 import { componentOf } from '../steps/containers.ts'
-import { etcdServersHold } from '../steps/kube.ts'
+import { etcdServersHold, etcdServersOf } from '../steps/kube.ts'
 import type { Step } from '../../src/runbook/types.ts'
 import { isDrError } from '../../src/core/error.ts'
 
@@ -18,7 +17,6 @@ interface Ctx {
   conns: TransportSource
 }
 
-export const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 
 /** Controlplane hosts that answer and have a kube-apiserver (container, or manifest live or stopped); the others are listed as skipped. */
 export async function apiserverHosts(ctx: Ctx, exclude: string[] = []): Promise<{ hosts: string[]; skipped: string[] }> {

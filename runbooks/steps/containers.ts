@@ -64,7 +64,7 @@ export function recreateStep<F>(spec: RecreateStepSpec<F>): Step<F> {
   return componentStep(spec, resolve, (ctx, s) => spec.done(ctx, s?.container))
 }
 
-export function componentStep<F>(
+function componentStep<F>(
   spec: { id: string; title: string; host: string; edit: (facts: F, inv: Inventory, s: ComponentState | undefined) => ComponentEdit; after?: (ctx: StepContext<F>) => Promise<string> },
   resolve: (ctx: StepContext<F>, t: Transport) => Component,
   done: (ctx: StepContext<F>, s: ComponentState | undefined) => Promise<boolean>,

@@ -14,7 +14,8 @@ import { componentOf, reconfigureStep, tryInspect, type ComponentState } from '.
 import { getFlag } from '../../src/container/command-flags.ts'
 import { memberEndpoint } from '../../src/etcd/client.ts'
 
-const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
+/** The etcd servers an apiserver's command names (--etcd-servers). */
+export const etcdServersOf = (argv: string[]) => (getFlag(argv, '--etcd-servers') ?? '').split(',').filter(Boolean)
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x))
 

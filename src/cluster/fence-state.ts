@@ -10,7 +10,6 @@ import { DrError } from '../core/error.ts'
 import { hasFenceAgent, powerStatus, type PowerState } from './power.ts'
 import { componentOf } from '../component/index.ts'
 import type { ComponentState } from '../component/types.ts'
-import type { Transport } from '../transport/types.ts'
 
 /** Where a fence is recorded on each fenced host. */
 export const FENCE_MARKER = '/var/lib/dr/fence.json'
@@ -78,22 +77,6 @@ export async function hostFence(conns: TransportSource, inv: Inventory, host: st
  * longer "the" container), or any container of the kubeadm etcd pod (even one the kubelet is still stopping).
  */
 export const etcdProcessRunning = (s: ComponentState | undefined) => !!s && (s.running || !!s.container?.State?.Running)
-
-/**
- * How dr fenced a host's etcd or kube-apiserver, read from the host; what failback undoes. RKE: the container is
- * gone under its name and kept as NAME-fenced-<time> (undo: rename back, restart policy always). kubeadm: the
- * component exists and is `stopped` — its manifest sits in /etc/kubernetes/dr/stopped/ (undo: component.start()
- * moves it back, or reconfigure() with the rejoin flags moves it back edited). The fence marker (FENCE_MARKER)
- * tells a fence from a failover's own brief stop.
- */
-export async function fencedHow(inv: Inventory, t: Transport, name: 'etcd' | 'kube-apiserver'): Promise<{ kind: 'container' | 'static-pod'; fenced: boolean; where?: string }> {
-  const c = componentOf(inv, t, name)
-  const s = await c.state()
-  if (c.kind === 'static-pod') return { kind: c.kind, fenced: !!s?.stopped && !s.container?.State?.Running, where: s?.where }
-  const container = name === 'etcd' ? inv.etcd.container : inv.kubernetes.apiserverContainer
-  const kept = (await t.$`docker ps -a --format {{.Names}}`.text()).split('\n').filter((n) => n.startsWith(`${container}-fenced-`)).sort()
-  return { kind: c.kind, fenced: !s && kept.length > 0, where: kept.at(-1) }
-}
 
 const asDrError = (e: unknown, host: string) =>
   e instanceof DrError ? e : new DrError({ code: 'bug', message: `checking ${host} failed: ${(e as Error)?.message ?? e} (this is a bug in dr)`, host, cause: e, exit: 'bug' })

@@ -19,14 +19,7 @@ const dr = lab.dr.bind(lab)
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-e2e-drill-'))
 const DRILL_MS = 1_200_000
 
-t.before(async () => {
-  await lab.down()
-  // On a machine this busy `lab up` can miss its 60 s Ready deadline; a second `lab up` converges the same lab.
-  await lab.up().catch(async (e) => {
-    t.comment(`lab up failed once, trying again: ${String(e).slice(0, 300)}`)
-    await lab.up()
-  })
-})
+t.before(() => lab.freshWithRetry((m) => t.comment(m)))
 t.teardown(async () => {
   await lab.down()
   fs.rmSync(tmp, { recursive: true, force: true })

@@ -48,6 +48,18 @@ export class TestLab {
     await this.up()
   }
 
+  /**
+   * A new lab for a long file: on a machine this busy `lab up` can miss its Ready deadline, and a second `lab up`
+   * converges the same lab. `note` says so in the test output.
+   */
+  async freshWithRetry(note: (message: string) => void) {
+    await this.down()
+    await this.up().catch(async (e) => {
+      note(`lab up failed once, trying again: ${String(e).slice(0, 300)}`)
+      await this.up()
+    })
+  }
+
   container = (node: string) => `dr-lab-${this.name}-${node}`
 
   address(node: string): string {
