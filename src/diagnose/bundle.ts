@@ -13,7 +13,7 @@ import type { Connections } from '../transport/connect.ts'
 import { runLocal } from '../transport/local.ts'
 import { quote } from '../transport/shell.ts'
 import { probeCluster } from '../etcd/status.ts'
-import { connectKube } from '../kube/client.ts'
+import { connectKube, type KubeConnection } from '../kube/client.ts'
 import { redactJson, redactText } from './redact.ts'
 
 export interface ManifestItem {
@@ -98,32 +98,42 @@ type Got = { value: unknown } | { error: string }
 
 async function kubeObjects(inv: Inventory, conns: Connections): Promise<Array<[string, string, Got]>> {
   const errs = (e: unknown) => ({ error: (e as Error).message.split('\n')[0] })
+  const lists: Array<[string, string, (k: KubeConnection) => Promise<unknown>]> = [
+    ['nodes.json', 'Nodes', (k) => k.api.listNode()],
+    ['pods.json', 'pods in all namespaces', (k) => k.api.listPodForAllNamespaces()],
+    ['events.json', 'events in all namespaces', (k) => k.api.listEventForAllNamespaces()],
+  ]
+  // Each list from the first apiserver that answers it: one that is restarting or slow under load fails a list,
+  // and the next controlplane host may still give it. The errors of every host tried are kept for the manifest.
+  const got = new Map<string, [string, Got]>()
+  const tried: Record<string, string[]> = {}
   for (const h of hostsWithRole(inv, 'controlplane')) {
-    let k
+    const want = lists.filter(([file]) => !got.has(file))
+    if (want.length === 0) break
+    let k: KubeConnection
     try {
       k = await connectKube(conns, inv, h.name)
     } catch (e) {
-      continue // the next controlplane host may answer
+      for (const [file] of want) (tried[file] ??= []).push(`${h.name}: ${errs(e).error}`)
+      continue
     }
     try {
-      const get = async (fn: () => Promise<unknown>): Promise<Got> => {
+      for (const [file, what, fn] of want) {
         try {
-          return { value: await fn() }
+          got.set(file, [`${what} (via ${h.name})`, { value: await fn(k) }])
         } catch (e) {
-          return errs(e)
+          ;(tried[file] ??= []).push(`${h.name}: ${errs(e).error}`)
         }
       }
-      return [
-        ['nodes.json', `Nodes (via ${h.name})`, await get(() => k.api.listNode())],
-        ['pods.json', `pods in all namespaces (via ${h.name})`, await get(() => k.api.listPodForAllNamespaces())],
-        ['events.json', `events in all namespaces (via ${h.name})`, await get(() => k.api.listEventForAllNamespaces())],
-      ]
     } finally {
       await k.close()
     }
   }
-  const none = { error: 'no kube-apiserver could be reached' }
-  return [['nodes.json', 'Nodes', none], ['pods.json', 'pods', none], ['events.json', 'events', none]]
+  return lists.map(([file, what]) => {
+    const ok = got.get(file)
+    if (ok) return [file, ok[0], ok[1]]
+    return [file, what, { error: tried[file]?.join('; ') || 'no kube-apiserver could be reached (no controlplane host)' }]
+  })
 }
 
 /** tar -czf the bundle (the directory's contents at the top level). */

@@ -240,7 +240,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         countError = message(e)
       }
     }
-    const writes = measure({ samples, present: present ?? new Set(), faultAt: report.method.find((a) => a.role === 'fault')?.start, lossBudget: report.lossBudget, recoveryPointAt, prefix })
+    const writes = measure({ samples, present: present ?? new Set(), faultAt: report.method.find((a) => a.role === 'fault')?.start, recoveryAt: report.method.find((a) => a.role === 'recovery' && a.status !== 'skipped')?.start, lossBudget: report.lossBudget, recoveryPointAt, prefix })
     const end = Date.now()
     Object.assign(report, {
       writes: present ? writes : { ...writes, lost: 0, lostKeys: [] },

@@ -9,6 +9,8 @@ export interface MeasureInput {
   present: Set<number>
   /** Milliseconds from the drill's start when the fault was injected (undefined: never). */
   faultAt?: number
+  /** When the first recovery activity began: writes that come back before it are a blip inside the fault. */
+  recoveryAt?: number
   lossBudget: LossBudget
   /** For 'after-backup': when the backup started; writes acknowledged after it may be missing. */
   recoveryPointAt?: number
@@ -20,16 +22,23 @@ export interface MeasureInput {
 export interface Outage {
   /** The first failed write that started at or after the fault. */
   firstFailure?: number
-  /** The first acknowledged write that started after that failure. */
+  /** The first acknowledged write that started after the outage's last failure before the recovery began. */
   firstAckAfter?: number
 }
 
-/** When writes failed after the fault, and when the first one succeeded again. */
-export function outage(samples: WriteSample[], faultAt: number | undefined): Outage {
+/**
+ * When writes failed after the fault, and when they succeeded again for good. While a fault is being injected
+ * (members stopped one by one) a write can fail on a leader change and the next one succeed on the members still
+ * up: that blip is not the recovery. The outage ends with the first write acknowledged after the last failure that
+ * started before the recovery began (without a recovery time: after the first failure).
+ */
+export function outage(samples: WriteSample[], faultAt: number | undefined, recoveryAt?: number): Outage {
   if (faultAt === undefined) return {}
   const failure = samples.find((s) => !s.ok && s.start >= faultAt)
   if (!failure) return {}
-  const ack = samples.find((s) => s.ok && s.start > failure.start)
+  const before = recoveryAt === undefined ? [] : samples.filter((s) => !s.ok && s.start >= faultAt && s.start < recoveryAt)
+  const last = before.length ? Math.max(...before.map((s) => s.start)) : failure.start
+  const ack = samples.find((s) => s.ok && s.start > last)
   return { firstFailure: failure.start, firstAckAfter: ack?.end }
 }
 
@@ -53,7 +62,7 @@ export function measure(input: MeasureInput): WriteFigures {
   const inBudget = (s: WriteSample) =>
     input.lossBudget === 'after-backup' && input.recoveryPointAt !== undefined && s.end >= input.recoveryPointAt
   const lost = missing.filter((s) => !inBudget(s))
-  const o = outage(input.samples, input.faultAt)
+  const o = outage(input.samples, input.faultAt, input.recoveryAt)
   const name = (seq: number) => `${input.prefix ?? ''}${String(seq).padStart(8, '0')}`
   return {
     attempted: input.samples.length,

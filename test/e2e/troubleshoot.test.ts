@@ -108,7 +108,7 @@ t.test('nospace: the alarm found, a bundle of the broken lab without the planted
     t.ok(manifest.items.some((x: any) => x.path === want && x.ok) || manifest.items.some((x: any) => x.path === want && x.error), `${want} collected or its failure listed`)
   t.ok(manifest.items.some((x: any) => x.path === 'hosts/master1/logs/k8s_kube-apiserver_planted_kube-system_0123456789abcdef_1.log' && x.ok), "the planted container's log was collected")
   const all = execFileSync('grep', ['-rl', '--', 'planted', dir]).toString()
-  t.match(all, /pods\.json/, 'the planted pod is in the bundle')
+  t.match(all, /pods\.json/, 'the planted pod is in the bundle', { pods: manifest.items.find((x: any) => x.path === 'cluster/pods.json') })
   for (const [what, s] of [['private key', keyLine], ['token', token], ['password', password], ['Secret value', secretB64]] as const) {
     let hit = ''
     try {

@@ -29,6 +29,13 @@ t.test('the outage is measured by the writer: first failure after the fault to t
   const s = samples()
   t.same(outage(s, 4000), { firstFailure: 5000, firstAckAfter: 12020 })
   t.same(outage(s, 15000), {}, 'no failure after the fault: no outage')
+  // A blip while the fault is injected (a write fails on a leader change, the next succeeds on the members still
+  // up), then the real outage: the recovery is the first write acknowledged after the failures before the recovery.
+  const blip = s.map((x) => (x.start === 4100 ? { ...x, ok: false } : x.start >= 4200 && x.start < 4500 ? { ...x, ok: true } : x.start >= 4500 && x.start < 5000 ? { ...x, ok: false } : x))
+  t.same(outage(blip, 4000, 6000), { firstFailure: 4100, firstAckAfter: 12020 }, 'a blip during the fault is not the recovery')
+  t.same(outage(blip, 4000), { firstFailure: 4100, firstAckAfter: 4220 }, 'without a recovery time the first acknowledged write counts')
+  const never = s.map((x) => (x.start === 4100 ? { ...x, ok: false } : x.start >= 4200 && x.start < 4500 ? { ...x, ok: true } : x.start >= 4500 ? { ...x, ok: false } : x))
+  t.same(outage(never, 4000, 6000), { firstFailure: 4100, firstAckAfter: undefined }, 'a recovery that never came has no end, whatever blipped during the fault')
   const method = [act('power-off', 'fault', 4000, 900), act('failover', 'recovery', 6000, 9000)]
   const w = measure({ samples: s, present: new Set(s.filter((x) => x.ok).map((x) => x.seq)), faultAt: 4000, lossBudget: 'none' })
   t.equal(recoverySeconds(method, w), 7)
