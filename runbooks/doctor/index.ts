@@ -11,6 +11,7 @@ import { detectAll, type DoctorEvidence } from '../../src/doctor/detect.ts'
 import type { Diagnosis } from '../../src/doctor/types.ts'
 import { apiserverSteps } from '../steps/kube.ts'
 import { pinAddressSteps } from './pin-addresses.ts'
+import { addressChangeSteps, movesOf } from './address-change.ts'
 import { nospaceSteps } from './nospace.ts'
 import { renewCertSteps } from './renew-cert.ts'
 import { staleContainerSteps } from './stale-containers.ts'
@@ -43,9 +44,11 @@ export const doctor: Runbook<DoctorFacts> = {
   },
   steps(facts, options) {
     const members = facts.evidence.run.cluster.etcd?.memberList ?? []
-    const etcdServerHosts = facts.diagnoses.filter((d) => d.id === 'etcd-servers').map((d) => d.subject)
+    // A moved host's fix points every apiserver at the members' new URLs itself.
+    const etcdServerHosts = movesOf(facts.diagnoses).length ? [] : facts.diagnoses.filter((d) => d.id === 'etcd-servers').map((d) => d.subject)
     const steps: Step<DoctorFacts>[] = [
       ...pinAddressSteps(facts),
+      ...addressChangeSteps(facts),
       ...nospaceSteps(facts, facts.etcdHosts),
       ...(etcdServerHosts.length ? apiserverSteps<DoctorFacts>(etcdServerHosts, () => members.flatMap((m) => m.clientURLs)) : []),
       ...renewCertSteps(facts, options.caKey as string | undefined),

@@ -28,8 +28,11 @@ async function openssl(args: string[], doing: string) {
   return r.stdout
 }
 
-/** Sign a new certificate for the same key and extensions (pure I/O on local temp files). */
-export async function reissue(oldPem: Buffer, keyPem: Buffer, caPem: Buffer, caKeyFile: string): Promise<Buffer> {
+/**
+ * Sign a new certificate for the same key and extensions (pure I/O on local temp files). `subjectAltName` (openssl's
+ * form, "IP:1.2.3.4,DNS:x") replaces the old certificate's names: a host that moved to another address.
+ */
+export async function reissue(oldPem: Buffer, keyPem: Buffer, caPem: Buffer, caKeyFile: string, opts: { subjectAltName?: string } = {}): Promise<Buffer> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dr-renew-'))
   try {
     const f = (n: string) => path.join(dir, n)
@@ -38,12 +41,25 @@ export async function reissue(oldPem: Buffer, keyPem: Buffer, caPem: Buffer, caK
     await fsp.writeFile(f('ca.pem'), caPem)
     await openssl(['x509', '-x509toreq', '-in', f('old.pem'), '-signkey', f('key.pem'), '-copy_extensions', 'copyall', '-out', f('req.csr')], 'make a request from the old certificate')
     const serial = '0x1' + [...crypto.getRandomValues(new Uint8Array(15))].map((b) => b.toString(16).padStart(2, '0')).join('')
-    await openssl(['x509', '-req', '-in', f('req.csr'), '-CA', f('ca.pem'), '-CAkey', caKeyFile, '-copy_extensions', 'copyall', '-set_serial', serial, '-days', String(RENEW_DAYS), '-sha256', '-out', f('new.pem')], 'sign the new certificate')
+    // An -extfile extension replaces the copied one of the same kind (OpenSSL 3); every other extension is copied.
+    const ext = opts.subjectAltName ? ['-extfile', f('san.ext')] : []
+    if (opts.subjectAltName) await fsp.writeFile(f('san.ext'), `subjectAltName=${opts.subjectAltName}\n`)
+    await openssl(['x509', '-req', '-in', f('req.csr'), '-CA', f('ca.pem'), '-CAkey', caKeyFile, '-copy_extensions', 'copyall', ...ext, '-set_serial', serial, '-days', String(RENEW_DAYS), '-sha256', '-out', f('new.pem')], 'sign the new certificate')
     await openssl(['verify', '-CAfile', f('ca.pem'), f('new.pem')], 'check the new certificate against the CA (is --ca-key the key of this CA?)')
     return await fsp.readFile(f('new.pem'))
   } finally {
     await fsp.rm(dir, { recursive: true, force: true })
   }
+}
+
+/** The refusal when a certificate must be signed and the CA key was not given (or is not there). */
+export function noCaKey(what: string, caKey: string | undefined): DrError {
+  return new DrError({
+    code: 'doctor.no-ca-key',
+    message: `${what} but ${caKey ? `the CA key ${caKey} does not exist` : 'no CA key was given'}`,
+    hint: 'pass the cluster CA private key: dr doctor --fix --ca-key FILE (RKE: from cluster.rkestate; kubeadm: /etc/kubernetes/pki/ca.key or etcd/ca.key), or renew with rke cert rotate / kubeadm certs renew',
+    exit: 'usage',
+  })
 }
 
 interface CertFix {
@@ -66,14 +82,7 @@ export function renewCertSteps<F extends { diagnoses: Diagnosis[] }>(facts: F, c
       return { host: d.subject, path: data.path, container, flag }
     })
   if (!fixes.length) return []
-  if (!caKey || !fs.existsSync(caKey)) {
-    throw new DrError({
-      code: 'doctor.no-ca-key',
-      message: `${fixes.length} certificate(s) to renew (${fixes.map((f) => `${f.host}:${f.path}`).join(', ')}) but ${caKey ? `the CA key ${caKey} does not exist` : 'no CA key was given'}`,
-      hint: 'pass the cluster CA private key: dr doctor --fix --ca-key FILE (RKE: from cluster.rkestate; kubeadm: /etc/kubernetes/pki/ca.key or etcd/ca.key), or renew with rke cert rotate / kubeadm certs renew',
-      exit: 'usage',
-    })
-  }
+  if (!caKey || !fs.existsSync(caKey)) throw noCaKey(`${fixes.length} certificate(s) to renew (${fixes.map((f) => `${f.host}:${f.path}`).join(', ')})`, caKey)
   return fixes.map((fx) => {
     let evidence = ''
     return {

@@ -10,6 +10,7 @@ import type { CheckRun } from '../check/run.ts'
 import { etcdServersProblems, hostOfUrl, quotaOf } from '../check/cluster-checks.ts'
 import { findStaleContainers, inspectLine, parseKubeletName, parsePsRows, type StaleInspect } from './stale-container.ts'
 import type { Diagnosis } from './types.ts'
+import type { AddressMove } from './address-change.ts'
 
 /** A host that is a docker container on this machine (kind nodes, the lab), as the local engine sees it. */
 export interface NodeContainerView {
@@ -69,15 +70,27 @@ export function detectAddressChanged(inv: Inventory, ev: DoctorEvidence): Diagno
     const adv = hostOfUrl(peer.split(',')[0] ?? '')
     if (!adv || adv === addr || adv === '127.0.0.1' || adv === 'localhost') continue
     const name = getFlag(argv, '--name') ?? h.host
-    const m = ev.run.cluster.etcd?.memberList.find((x) => x.name === name)
+    const m = ev.run.cluster.etcd?.memberList.find((x) => x.name === name) ?? ev.run.cluster.etcd?.memberList.find((x) => x.peerURLs.some((u) => hostOfUrl(u) === adv))
+    const peerUrl = `https://${addr}:${inv.etcd.peerPort}`
+    const move: AddressMove = { host: h.host, from: adv, to: addr, memberId: m?.id, memberName: m?.name ?? name }
+    const apiservers = ev.run.hosts
+      .filter((x) => x.inspects.apiserver && (getFlag(processArgv(x.inspects.apiserver), '--etcd-servers') ?? '').split(',').some((u) => hostOfUrl(u) === adv))
+      .map((x) => x.host)
     out.push({
       id: 'address-changed',
       subject: h.host,
       title: `etcd on ${h.host} advertises ${adv}, but the host is now ${addr}`,
-      cause: 'the host moved to another address; the member list and the etcd flags still carry the old one',
-      evidence: [`${inv.etcd.container} --initial-advertise-peer-urls=${peer}`, `inventory: hosts.${h.host}.address=${addr}`, ...(m ? [`member ${m.id} ${m.name} peerURLs=${m.peerURLs.join(',')}`] : [])],
-      fix: `with quorum: etcdctl member update ${m?.id ?? '<id>'} --peer-urls=https://${addr}:${inv.etcd.peerPort}; re-issue the member's certificate for ${addr}; re-create etcd with every ${adv} replaced by ${addr} (dr container recreate ${inv.etcd.container} --host ${h.host} --set-arg …); then repoint --etcd-servers`,
-      fixable: false,
+      cause: 'the host moved to another address for good; the member list, the etcd flags, its certificate and the apiservers\' --etcd-servers still carry the old one, so its peers cannot reach it (nor accept its certificate from the new address)',
+      evidence: [
+        `${inv.etcd.container} --initial-advertise-peer-urls=${peer}`,
+        `inventory: hosts.${h.host}.address=${addr}`,
+        ...(m ? [`member ${m.id} ${m.name} peerURLs=${m.peerURLs.join(',')} clientURLs=${m.clientURLs.join(',')}`] : []),
+        ...(apiservers.length ? [`kube-apiserver --etcd-servers names ${adv} on ${apiservers.join(', ')}`] : []),
+        ...(ev.run.cluster.etcd?.members.filter((x) => x.host === h.host && !x.quorumRead).map((x) => `etcd through ${h.host}: ${x.error ?? x.errors.join('; ')}`) ?? []),
+      ],
+      fix: `with quorum among the other members: etcdctl member update ${m?.id ?? '<id>'} --peer-urls=${peerUrl}; re-issue the member's certificate for ${addr} from the CA (--ca-key); re-create etcd on ${h.host} with every ${adv} replaced by ${addr}; wait until it is healthy and caught up; then point every kube-apiserver's --etcd-servers at ${addr}. Without quorum: pin the old address back, or dr failover`,
+      fixable: true,
+      data: { ...move },
     })
   }
   return out

@@ -2,6 +2,7 @@
 // hosts), and sites lose sight of each other (iptables DROP inside the nodes' network namespaces, leaving
 // traffic with the docker host — dr's SSH — alone). For the troubleshooting commands (issue 12), `dr lab break`:
 // ip-drift (the nodes come back on other addresses, as docker does to kind nodes after a restart, seeds 000/001),
+// address-change (one etcd node moves to a new address for good, fault-address-change.ts),
 // nospace (etcd's NOSPACE alarm), cert-expiry (an etcd certificate that expires in 2 days) and stale-container
 // (seed 002, kubeadm flavor: fault-stale-container.ts).
 import fsp from 'node:fs/promises'
@@ -17,6 +18,7 @@ import { etcdRunArgs } from './controlplane.ts'
 import { etcdHealthy } from './inner-docker.ts'
 import { labFiles } from './inventory-writer.ts'
 import { staleContainer as breakStaleContainer, type StaleContainerBreak } from './fault-stale-container.ts'
+import { addressChange as breakAddressChange, type AddressChangeBreak } from './fault-address-change.ts'
 
 export const PARTITION_CHAIN = 'DR-LAB-PARTITION'
 
@@ -138,7 +140,7 @@ export async function partitionedFrom(node: NodeContainer): Promise<string[]> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-export const FAULTS = ['ip-drift', 'nospace', 'cert-expiry', 'stale-container'] as const
+export const FAULTS = ['ip-drift', 'address-change', 'nospace', 'cert-expiry', 'stale-container'] as const
 export type Fault = (typeof FAULTS)[number]
 
 async function runningLab(lab: string): Promise<{ plan: LabPlan; nodes: NodeContainer[] }> {
@@ -230,4 +232,10 @@ export async function certExpiry(lab: string, out: Output): Promise<{ node: stri
 export async function staleContainer(lab: string, out: Output): Promise<StaleContainerBreak> {
   const { plan } = await runningLab(lab)
   return breakStaleContainer(lab, plan, out)
+}
+
+/** One etcd node moved to a new address for good, the lab's files rewritten for it (fault-address-change.ts). */
+export async function addressChange(lab: string, host: string | undefined, out: Output): Promise<AddressChangeBreak> {
+  const { plan, nodes } = await runningLab(lab)
+  return breakAddressChange(lab, plan, nodes, host, out)
 }

@@ -140,13 +140,15 @@ export function registerLab(program: Command) {
         }),
       )
 
-  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | nospace | cert-expiry | stale-container'))
-    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days), stale-container (kubeadm flavor: an exited container holds the name of the next kube-apiserver, seed 002)')
+  nameOpt(lab.command('break').argument('<fault>', 'ip-drift | address-change | nospace | cert-expiry | stale-container'))
+    .option('--host <node>', 'address-change: the etcd node that moves (default: the first)')
+    .description('break the lab on purpose: ip-drift (nodes come back on other addresses), address-change (one etcd node moves to a new address for good; the lab inventory follows it, the cluster does not), nospace (etcd NOSPACE alarm), cert-expiry (an etcd certificate expiring in 2 days), stale-container (kubeadm flavor: an exited container holds the name of the next kube-apiserver, seed 002)')
     .action(
       action(async (ctx, [fault], opts) => {
         const f = await import('../../lab/faults.ts')
         const run: Record<string, () => Promise<unknown>> = {
           'ip-drift': () => f.ipDrift(opts.name, ctx.out),
+          'address-change': () => f.addressChange(opts.name, opts.host, ctx.out),
           nospace: () => f.nospace(opts.name, ctx.out),
           'cert-expiry': () => f.certExpiry(opts.name, ctx.out),
           'stale-container': () => f.staleContainer(opts.name, ctx.out),
