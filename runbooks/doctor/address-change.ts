@@ -39,7 +39,7 @@ export function requireQuorum(s: ClusterStatus, moves: AddressMove[], host?: str
   if (q.ok) return
   throw new DrError({
     code: 'doctor.address-change-no-quorum',
-    message: `cannot move ${moves.map((m) => `${m.host} (${m.from} → ${m.to})`).join(', ')}: ${q.healthy} of the ${q.total} members answer a quorum read without the moved ones, ${q.needed} needed (a member update needs a quorum, and the moved member is cut off)`,
+    message: `cannot move ${moves.map((m) => `${m.host} (${m.from} → ${m.to})`).join(', ')} now: ${q.healthy} member(s) besides the moved one(s) answer a quorum read, ${q.needed} of ${q.total} needed (the member update needs a quorum, and restarting the moved member must not cost it)`,
     host,
     exit: 'refused',
     hint: `bring the other members back first; or give the host its old address back (on docker-run nodes: docker network connect --ip ${moves[0]?.from ?? 'OLD'} …, then dr doctor --fix pins it); or, with a site lost, dr failover --site <site> --plan`,

@@ -22,9 +22,12 @@ export function registerDoctor(program: Command) {
     .command('doctor')
     .description('find the known failure signatures with their evidence; --fix repairs them through a runbook (plan, confirm, journal, verify)')
     .option('--fix', 'repair what has a fix (shows the plan; --yes to apply without asking, --plan to only show it)')
-    .option('--ca-key <file>', 'the cluster CA private key, to re-issue expiring certificates')
+    .option('--ca-key <file>', "the cluster CA private key, to re-issue expiring certificates and a moved host's etcd certificate")
     .addHelpText('after', `
-Signatures: ip-drift (a docker-run node came back on another address, seeds 000/001), address-changed, nospace
+Signatures: ip-drift (a docker-run node came back on another address, seeds 000/001), address-changed (a host
+moved for good and the inventory has its new address: with quorum among the other members, --fix updates the
+member's peer URL, re-issues its etcd certificate for the new address (--ca-key), re-creates its etcd with every
+old address replaced, waits until it is caught up, then repoints every kube-apiserver's --etcd-servers), nospace
 (etcd NOSPACE alarm), cert-expiry, etcd-servers (apiserver names non-members, seed 003), quorum-lost (names the
 site that can take over and the dr failover command), stale-container (seed 002: an exited container holds the
 name the kubelet needs).
@@ -34,7 +37,8 @@ Examples:
   dr doctor --json
   dr doctor --fix --plan           # what the fix would do
   dr doctor --fix --yes            # fix, then diagnose again
-  dr doctor --fix --yes --ca-key cluster-ca-key.pem`)
+  dr doctor --fix --yes --ca-key cluster-ca-key.pem
+  dr lab break address-change --host master1 --name lab && dr doctor --fix --yes --ca-key inventories/lab/pki/kube-ca-key.pem -i inventories/lab.yaml`)
     .action(
       action(async (ctx, _args, opts) => {
         const { doctor, diagnose } = await import('../../../runbooks/doctor/index.ts')
@@ -44,7 +48,7 @@ Examples:
           const inv = await ctx.inventory()
           await runRunbook(ctx, doctor, { caKey: opts.caKey })
           if (ctx.opts.plan) return ExitCode.ok
-          // Signatures dr cannot fix (quorum lost, a real address change) are still there: say so with exit 5.
+          // Signatures dr cannot fix (quorum lost) are still there: say so with exit 5.
           const conns = new Connections(inv, { out: ctx.out })
           try {
             const after = (await diagnose(inv, conns)).diagnoses
