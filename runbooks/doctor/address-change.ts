@@ -46,21 +46,37 @@ export function requireQuorum(s: ClusterStatus, moves: AddressMove[], host?: str
   })
 }
 
+/** The member list last read with quorum in this run: the apiserver steps name its client URLs. */
+export interface Seen {
+  memberList: ClusterStatus['memberList']
+}
+
 /** The cluster now; probed again (up to three times) while no member answers a quorum read: a busy host's 3 s. */
-async function liveView(ctx: StepContext<unknown>): Promise<ClusterStatus> {
+async function liveView(ctx: StepContext<unknown>, seen?: Seen): Promise<ClusterStatus> {
   let s = await probeCluster(ctx.conns, ctx.inv, { timeoutMs: 3000 })
   for (let i = 0; i < 2 && !s.members.some((m) => m.quorumRead); i++) s = await probeCluster(ctx.conns, ctx.inv, { timeoutMs: 6000 })
+  if (seen && s.memberList.length && s.members.some((m) => m.quorumRead)) seen.memberList = s.memberList
   return s
 }
 
-function memberUpdateStep<F>(m: AddressMove): Step<F> {
+/**
+ * The etcd servers every apiserver should name: the member list's client URLs with the moves applied. Never
+ * empty: an apiserver given no etcd server would stop serving.
+ */
+export function etcdServersAfter(seen: Seen, moves: AddressMove[]): string[] {
+  const urls = urlsAfterMoves(seen.memberList.flatMap((x) => x.clientURLs), moves)
+  if (!urls.length) throw new DrError({ code: 'doctor.no-member-list', message: 'the etcd member list could not be read: cannot tell the apiservers which etcd servers to use', exit: 'failed', hint: 'dr check etcd; then run dr doctor --fix again' })
+  return urls
+}
+
+function memberUpdateStep<F>(m: AddressMove, seen: Seen): Step<F> {
   let evidence = ''
   return {
     id: `member-update-${m.host}`,
     title: `Update the peer URL of ${m.host}'s etcd member to its new address ${m.to}`,
     host: m.host,
     async check(ctx) {
-      const s = await liveView(ctx as StepContext<unknown>)
+      const s = await liveView(ctx as StepContext<unknown>, seen)
       const member = memberOf(s, m)
       if (!member) throw new DrError({ code: 'doctor.no-member', message: `no etcd member of ${m.host} in the member list (${s.memberList.map((x) => `${x.name} ${x.peerURLs.join(',')}`).join('; ') || 'unread'})`, host: m.host, hint: 'dr check etcd' })
       const want = peerUrl(ctx as StepContext<unknown>, m)
@@ -244,11 +260,12 @@ export function addressChangeSteps<F extends { diagnoses: Diagnosis[]; evidence:
   const etcd = facts.evidence.run.cluster.etcd
   // Refused here when the diagnosis already saw too few members; an unread member list is left to the steps' own live checks.
   if (etcd?.memberList.length) requireQuorum(etcd, moves)
-  const urls = urlsAfterMoves((etcd?.memberList ?? []).flatMap((x) => x.clientURLs), moves)
+  // Filled again by every member-update check (plan and apply run them before the apiserver steps).
+  const seen: Seen = { memberList: etcd?.memberList ?? [] }
   const apiHosts = facts.evidence.run.hosts.filter((h) => !h.error && h.inspects.apiserver).map((h) => h.host)
   return [
-    ...moves.flatMap((m) => [memberUpdateStep<F>(m), certStep<F>(m), recreateEtcdStep<F>(m)]),
+    ...moves.flatMap((m) => [memberUpdateStep<F>(m, seen), certStep<F>(m), recreateEtcdStep<F>(m)]),
     ...moves.filter((m) => apiHosts.includes(m.host)).map((m) => apiserverAddressStep<F>(m)),
-    ...apiserverSteps<F>(apiHosts, () => urls),
+    ...apiserverSteps<F>(apiHosts, () => etcdServersAfter(seen, moves)),
   ]
 }

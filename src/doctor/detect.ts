@@ -88,7 +88,7 @@ export function detectAddressChanged(inv: Inventory, ev: DoctorEvidence): Diagno
         ...(apiservers.length ? [`kube-apiserver --etcd-servers names ${adv} on ${apiservers.join(', ')}`] : []),
         ...(ev.run.cluster.etcd?.members.filter((x) => x.host === h.host && !x.quorumRead).map((x) => `etcd through ${h.host}: ${x.error ?? x.errors.join('; ')}`) ?? []),
       ],
-      fix: `with quorum among the other members: etcdctl member update ${m?.id ?? '<id>'} --peer-urls=${peerUrl}; re-issue the member's certificate for ${addr} from the CA (--ca-key); re-create etcd on ${h.host} with every ${adv} replaced by ${addr}; wait until it is healthy and caught up; then point every kube-apiserver's --etcd-servers at ${addr}. Without quorum: pin the old address back, or dr failover`,
+      fix: `with quorum among the other members: etcdctl member update ${m?.id ?? '<id>'} --peer-urls=${peerUrl}; re-issue the member's certificate for ${addr} from the CA (--ca-key); re-create etcd on ${h.host} with every ${adv} replaced by ${addr}; wait until it is healthy and caught up; then the apiservers' flags (--etcd-servers, --advertise-address). Without quorum: pin the old address back, or dr failover`,
       fixable: true,
       data: { ...move },
     })

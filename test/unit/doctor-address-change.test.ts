@@ -5,7 +5,7 @@ import { addressEdits, argvCarries, parseSans, quorumWithoutMoved, replaceAddres
 import { editArgs } from '../../src/container/recreate.ts'
 import { processArgv, type ContainerInspect } from '../../src/container/inspect.ts'
 import { editManifestFlags, manifestArgv, parseManifest, renderManifest } from '../../src/component/manifest.ts'
-import { certPlans } from '../../runbooks/doctor/address-change.ts'
+import { certPlans, etcdServersAfter } from '../../runbooks/doctor/address-change.ts'
 import { freeAddress, inventoryWithAddress, knownHostsMoved } from '../../src/lab/fault-address-change.ts'
 
 const fixtures = path.join(import.meta.dirname, '../fixtures')
@@ -87,4 +87,11 @@ t.test("the lab fault's files: inventory, known_hosts, a free address", async (t
   t.throws(() => inventoryWithAddress(inv, 'nope', '1.2.3.4'), /no hosts\.nope\.address/)
   t.equal(knownHostsMoved('172.30.5.11 ssh-ed25519 AAA\n172.30.5.111 ssh-ed25519 BBB\n', '172.30.5.11', '172.30.5.200'), '172.30.5.200 ssh-ed25519 AAA\n172.30.5.111 ssh-ed25519 BBB\n')
   t.equal(freeAddress({ subnet: '172.30.5.0/24', gateway: '172.30.5.1' }, ['172.30.5.200', '172.30.5.201']), '172.30.5.202')
+})
+
+t.test('the apiservers are never given an empty --etcd-servers', async (t) => {
+  const member = (name: string, ip: string) => ({ id: name, name, peerURLs: [`https://${ip}:2380`], clientURLs: [`https://${ip}:2379`], isLearner: false })
+  const moves = [{ host: 'm1', from: '10.0.0.1', to: '10.0.0.9' }]
+  t.same(etcdServersAfter({ memberList: [member('m1', '10.0.0.1'), member('m2', '10.0.0.2')] }, moves), ['https://10.0.0.9:2379', 'https://10.0.0.2:2379'])
+  t.throws(() => etcdServersAfter({ memberList: [] }, moves), { code: 'doctor.no-member-list' }, 'an unread member list stops the step')
 })
