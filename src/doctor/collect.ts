@@ -6,6 +6,7 @@ import type { Connections } from '../transport/connect.ts'
 import type { Output } from '../core/output.ts'
 import { runLocal } from '../transport/local.ts'
 import { runChecks } from '../check/run.ts'
+import { componentContainer } from '../check/collect.ts'
 import { nodeContainerOf, type DoctorEvidence, type NodeContainerView } from './detect.ts'
 import { findStaleContainers, parsePsRows, staleInspectFields, type StaleInspect } from './stale-container.ts'
 
@@ -36,18 +37,22 @@ export async function collectEvidence(inv: Inventory, conns: Connections, out?: 
     const facts = run.hosts.find((x) => x.host === h.name)?.facts
     const ps = parsePsRows((facts?.containers ?? []).map((c) => `${c.id}\t${c.name}\t${c.state}\t${c.status}`).join('\n'))
     const ids = [...new Set(findStaleContainers(ps, log).flatMap((f) => [...(f.holder ? [f.holder.id] : []), ...f.stale.map((r) => r.id)]))]
+    // etcd's own complaints about its peers (a moved member's old address, seed 000's dial errors).
+    const etcd = h.roles.includes('etcd') ? componentContainer(inv, facts, 'etcd') : undefined
+    const etcdLog = etcd ? (await t.$`docker logs --tail 300 ${etcd} 2>&1`.nothrow()).stdout.split('\n').filter((l) => PEER_TROUBLE.test(l)).slice(-6).map((l) => l.slice(0, 300)) : []
     let inspects: StaleInspect[] = []
     if (ids.length) {
       const r = await t.$`docker container inspect ${ids}`.nothrow()
       // A container removed since `docker ps -a` makes docker print the others and exit 1: keep what it printed.
       if (r.stdout.trim().startsWith('[')) inspects = staleInspectFields(JSON.parse(r.stdout))
     }
-    return { log, inspects }
+    return { log, inspects, etcdLog }
   })
   return {
     run,
     containers: views.filter((v): v is NodeContainerView => !!v),
     kubeletLogs: Object.fromEntries(logs.filter((l) => l.value?.log).map((l) => [l.host, l.value!.log])),
     staleInspects: Object.fromEntries(logs.filter((l) => l.value?.inspects.length).map((l) => [l.host, l.value!.inspects])),
+    etcdLogs: Object.fromEntries(logs.filter((l) => l.value?.etcdLog.length).map((l) => [l.host, l.value!.etcdLog])),
   }
 }

@@ -29,6 +29,8 @@ export interface DoctorEvidence {
   kubeletLogs: Record<string, string>
   /** Per host: the inspect fields of the containers named in a name conflict (holders and stale ones). */
   staleInspects?: Record<string, StaleInspect[]>
+  /** Per reachable etcd host: its etcd's last log lines about peers it cannot reach. */
+  etcdLogs?: Record<string, string[]>
 }
 
 /** The docker container a host is, when it is one on this machine: `container` (kind) or the label dr/container. */
@@ -87,6 +89,8 @@ export function detectAddressChanged(inv: Inventory, ev: DoctorEvidence): Diagno
         ...(m ? [`member ${m.id} ${m.name} peerURLs=${m.peerURLs.join(',')} clientURLs=${m.clientURLs.join(',')}`] : []),
         ...(apiservers.length ? [`kube-apiserver --etcd-servers names ${adv} on ${apiservers.join(', ')}`] : []),
         ...(ev.run.cluster.etcd?.members.filter((x) => x.host === h.host && !x.quorumRead).map((x) => `etcd through ${h.host}: ${x.error ?? x.errors.join('; ')}`) ?? []),
+        // The peers' side: they still dial the old address.
+        ...Object.entries(ev.etcdLogs ?? {}).filter(([peer]) => peer !== h.host).flatMap(([peer, lines]) => lines.filter((l) => l.includes(`${adv}:`)).slice(-1).map((l) => `etcd on ${peer}: ${l}`)),
       ],
       fix: `with quorum among the other members: etcdctl member update ${m?.id ?? '<id>'} --peer-urls=${peerUrl}; re-issue the member's certificate for ${addr} from the CA (--ca-key); re-create etcd on ${h.host} with every ${adv} replaced by ${addr}; wait until it is healthy and caught up; then the apiservers' flags (--etcd-servers, --advertise-address). Without quorum: pin the old address back, or dr failover`,
       fixable: true,

@@ -45,6 +45,10 @@ t.test('address-change: master1 moves for good; doctor names it with its evidenc
   t.equal(lab.address('master1'), to, 'the lab inventory follows the host')
   const m1 = (await members()).find((m) => m.name === 'etcd-master1')
   t.same(m1?.peerURLs, [`https://${from}:2380`], 'etcd still lists the old peer URL')
+  // The symptom, seen from outside dr first: master2's etcd cannot dial master1's old address.
+  let complaints = 0
+  for (let i = 0; i < 60 && !complaints; i++, await sleep(1000)) complaints = Number((await lab.sh('master2', `docker logs --tail 300 etcd 2>&1 | grep -c 'dial tcp ${from}:2380' || true`)).trim())
+  t.ok(complaints > 0, `etcd on master2 logs that it cannot dial ${from}:2380`)
 
   const d = await dr(['doctor', '--json'])
   t.equal(d.code, 5, 'exit 5')
@@ -57,6 +61,7 @@ t.test('address-change: master1 moves for good; doctor names it with its evidenc
   t.match(ev, `hosts.master1.address=${to}`, "the inventory's address")
   t.match(ev, `peerURLs=https://${from}:2380`, 'the member list')
   t.match(ev, /kube-apiserver --etcd-servers names .* on master1, master2, master3/, "the apiservers' flags")
+  t.match(ev, new RegExp(`etcd on master[23]: .*dial tcp ${from.replaceAll('.', '\\.')}:2380`), "a peer's own log line")
   t.notOk(d.json().diagnoses.some((x: any) => x.id === 'ip-drift'), 'not taken for ip-drift: the host keeps its new address')
 })
 
