@@ -2,7 +2,7 @@
 // `kubeadm-config` ConfigMap's ClusterStatus (kubeadm ≤ 1.21) lists each control-plane node's API endpoint, and
 // `kubeadm join --control-plane` and `kubeadm upgrade` read it — a node listed whose etcd member is gone makes them
 // fail. After a member leaves or joins, ClusterStatus lists exactly the control-plane hosts whose etcd is a member,
-// each under its Node's name, as kubeadm keys it. A cluster without that ConfigMap (not made by kubeadm) or without
+// each under its Node's name, as kubeadm keys it (a control-plane host with no etcd of its own is left as listed). A cluster without that ConfigMap (not made by kubeadm) or without
 // ClusterStatus (kubeadm ≥ 1.22) has nothing to keep: the step says so and changes nothing. RKE has no such record.
 // Written like kubeadm's own MutateConfigMap: read, change, write back with the resourceVersion read; on a 409
 // Conflict (somebody wrote in between) read and decide again.
@@ -18,16 +18,22 @@ import { skippingKubernetes } from './kube.ts'
 const NAME = 'kubeadm-config'
 const NAMESPACE = 'kube-system'
 
-/** The control-plane hosts whose etcd is a member now, under their Node's name (the host's when it has none). */
-async function wanted(ctx: StepContext<unknown>, k: KubeConnection, candidates: string[]): Promise<Record<string, ApiEndpoint>> {
+/**
+ * The control-plane hosts whose etcd is a member now, under their Node's name (the host's when it has none), and the
+ * addresses of control-plane hosts that are no etcd hosts (external etcd): membership says nothing about those.
+ */
+async function wanted(ctx: StepContext<unknown>, k: KubeConnection, candidates: string[]) {
   const m = await readMembership(ctx.conns, ctx.inv, candidates)
   const nodes = (await k.api.listNode()).items
-  const out: Record<string, ApiEndpoint> = {}
+  const want: Record<string, ApiEndpoint> = {}
+  const leave: string[] = []
   for (const h of hostsWithRole(ctx.inv, 'controlplane')) {
-    if (!m.members.some((x) => x.peerURLs.some((u) => new URL(u).hostname === h.address))) continue
-    out[nodeForHost(nodes, h.name, h.address)?.metadata?.name ?? h.name] = { advertiseAddress: h.address, bindPort: ctx.inv.kubernetes.apiserverPort }
+    if (!h.roles.includes('etcd')) leave.push(h.address)
+    else if (m.members.some((x) => x.peerURLs.some((u) => new URL(u).hostname === h.address))) {
+      want[nodeForHost(nodes, h.name, h.address)?.metadata?.name ?? h.name] = { advertiseAddress: h.address, bindPort: ctx.inv.kubernetes.apiserverPort }
+    }
   }
-  return out
+  return { want, leave }
 }
 
 const apiCode = (e: unknown) => (e as { code?: number })?.code
@@ -42,7 +48,8 @@ async function compare(ctx: StepContext<unknown>, k: KubeConnection, candidates:
     if (apiCode(e) === 404) return undefined
     throw e
   }
-  return { cm, diff: clusterStatusWith(cm.data ?? {}, await wanted(ctx, k, candidates)) }
+  const { want, leave } = await wanted(ctx, k, candidates)
+  return { cm, diff: clusterStatusWith(cm.data ?? {}, want, leave) }
 }
 
 async function withKube<T>(ctx: StepContext<unknown>, via: string, f: (k: KubeConnection) => Promise<T>): Promise<T> {
