@@ -80,6 +80,15 @@ t.test('failover to site B: ClusterStatus lists exactly the surviving control-pl
 
 t.test('failback of site A: every member back, manifests and pods as kubeadm has them, ClusterStatus lists every control-plane host', async (t) => {
   await lab.startSite('A')
+  // --plan: the ClusterStatus step is in it, and nothing changes (site A's manifests stay where the failover left them).
+  const disk = () => Promise.all(MASTERS.map((n) => lab.sh(n, `ls -A ${MANIFESTS} /etc/kubernetes/dr/stopped 2>&1; cat ${MANIFESTS}/*.yaml`)))
+  const before = await disk()
+  const plan = await lab.dr(['failback', '--site', 'A', '--plan', '--json'], { timeoutMs: 300_000 })
+  t.equal(plan.code, 0, plan.stderr.slice(-3000))
+  t.match(plan.json().steps.find((s: { id: string }) => s.id === 'kubeadm-config-cluster-status')?.changes[0]?.summary, /ClusterStatus list exactly the control-plane hosts that are etcd members/)
+  t.same(await disk(), before, '--plan changed no manifest')
+  t.same(await clusterStatus('master3'), endpoints('master3'), '--plan left ClusterStatus alone')
+
   const r = await lab.dr(['failback', '--site', 'A', '--yes', '--json'], { timeoutMs: 900_000 })
   t.equal(r.code, 0, r.stderr.slice(-3000))
   t.equal(r.json().status, 'succeeded')
