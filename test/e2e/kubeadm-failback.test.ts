@@ -2,7 +2,8 @@
 // B: master3; no workers): site A is lost, dr failover --site B, site A comes back unfenced, dr failback --site A
 // brings it home. Checked from outside dr: kubeadm's own record (kube-system/kubeadm-config's ClusterStatus, read
 // with real kubectl 1.20 as written by the lab as kubeadm 1.20 writes it), etcdctl inside the node's etcd container,
-// the manifests on disk, the containers the kubelet stand-in runs. A second failback changes nothing.
+// the manifests on disk, the containers the kubelet stand-in runs. --plan changes nothing, a run killed in the
+// middle resumes, a second failback changes nothing.
 import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -88,6 +89,10 @@ t.test('failback of site A: every member back, manifests and pods as kubeadm has
   t.match(plan.json().steps.find((s: { id: string }) => s.id === 'kubeadm-config-cluster-status')?.changes[0]?.summary, /ClusterStatus list exactly the control-plane hosts that are etcd members/)
   t.same(await disk(), before, '--plan changed no manifest')
   t.same(await clusterStatus('master3'), endpoints('master3'), '--plan left ClusterStatus alone')
+
+  // Killed right after master1 joined as a learner (its manifest written, its pod started): the next run resumes.
+  const crashed = await lab.dr(['failback', '--site', 'A', '--yes'], { timeoutMs: 900_000, env: { DR_TEST_CRASH_AFTER_STEP: 'member-add-learner-master1' } })
+  t.equal(crashed.signal, 'SIGKILL', 'killed in the middle', { stderr: crashed.stderr.slice(-2000) })
 
   const r = await lab.dr(['failback', '--site', 'A', '--yes', '--json'], { timeoutMs: 900_000 })
   t.equal(r.code, 0, r.stderr.slice(-3000))
