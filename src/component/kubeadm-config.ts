@@ -25,10 +25,11 @@ export interface ClusterStatusDiff {
 
 /**
  * ClusterStatus listing exactly `want` (node name → endpoint), matched by advertise address so that a node listed
- * under another name is kept. Comments and order of the embedded document are kept. Pure; undefined when there is
- * no ClusterStatus to keep.
+ * under another name is kept. Endpoints at the addresses in `leave` (control-plane hosts that run no etcd member, so
+ * membership says nothing about them) stay as they are: neither removed nor added. Comments and order of the
+ * embedded document are kept. Pure; undefined when there is no ClusterStatus to keep.
  */
-export function clusterStatusWith(data: Record<string, string>, want: Record<string, ApiEndpoint>): ClusterStatusDiff | undefined {
+export function clusterStatusWith(data: Record<string, string>, want: Record<string, ApiEndpoint>, leave: string[] = []): ClusterStatusDiff | undefined {
   const text = data.ClusterStatus
   if (!text) return undefined
   const doc = YAML.parseDocument(text)
@@ -40,7 +41,7 @@ export function clusterStatusWith(data: Record<string, string>, want: Record<str
   const endpoints = map as YAML.YAMLMap
   const wantAddresses = Object.values(want).map((e) => e.advertiseAddress)
   const listed = endpoints.items.map((p) => ({ key: String(YAML.isScalar(p.key) ? p.key.value : p.key), address: String((YAML.isMap(p.value) ? p.value.get('advertiseAddress') : '') ?? '') }))
-  const removed = listed.filter((l) => !wantAddresses.includes(l.address)).map((l) => l.key)
+  const removed = listed.filter((l) => !wantAddresses.includes(l.address) && !leave.includes(l.address)).map((l) => l.key)
   for (const k of removed) endpoints.delete(k)
   const added: string[] = []
   for (const [name, e] of Object.entries(want)) {

@@ -10,9 +10,9 @@ import path from 'node:path'
 import YAML from 'yaml'
 import { DrError } from '../core/error.ts'
 import type { Output } from '../core/output.ts'
-import { readyz } from './api.ts'
+import { apiClient, readyz, type ApiClient } from './api.ts'
 import { kubeadmLayout } from './certs.ts'
-import { APISERVER_PORT, ETCD_CLIENT_PORT, ETCD_PEER_PORT, kubeletApiservers, podCidr, type CreateBody } from './controlplane.ts'
+import { APISERVER_PORT, DEFAULT_K8S_VERSION, ETCD_CLIENT_PORT, ETCD_PEER_PORT, kubeletApiservers, podCidr, type CreateBody } from './controlplane.ts'
 import { docker, dockerExec } from './docker.ts'
 import type { LabImages } from './images.ts'
 import { innerContainers, innerCreateAndStart } from './inner-docker.ts'
@@ -239,4 +239,77 @@ export async function startKubeadmControlPlane(plan: LabPlan, images: LabImages,
       `look at \`dr lab ssh ${n.name} docker logs kubelet\``,
     )
   }
+  await uploadKubeadmConfig(plan, pkiDir)
+}
+
+// ---- kubeadm's own record: kube-system/kubeadm-config -------------------------------------------------------
+const KUBEADM_CONFIG = '/api/v1/namespaces/kube-system/configmaps/kubeadm-config'
+// kubeadm marshals its config objects through JSON into YAML (sigs.k8s.io/yaml): keys sorted, block sequences not indented.
+const marshal = (o: unknown) => YAML.stringify(o, { sortMapEntries: true, indentSeq: false, lineWidth: 0 })
+
+/** The ClusterConfiguration `kubeadm init` (1.20, defaults, this lab's flags) uploads; ClusterStatus up to 1.21. */
+export function kubeadmConfigData(plan: LabPlan, endpoints: LabNode[], k8sVersion = DEFAULT_K8S_VERSION): Record<string, string> {
+  const minor = Number(k8sVersion.split('.')[1])
+  const apiVersion = minor >= 22 ? 'kubeadm.k8s.io/v1beta3' : 'kubeadm.k8s.io/v1beta2'
+  const clusterConfiguration = marshal({
+    apiServer: { extraArgs: { 'authorization-mode': 'Node,RBAC' }, timeoutForControlPlane: '4m0s' },
+    apiVersion,
+    certificatesDir: PKI,
+    clusterName: 'kubernetes',
+    // More than one control-plane node needs a stable endpoint; the lab has no load balancer: the first one's (as its kubeconfig).
+    controlPlaneEndpoint: `${controlplaneNodes(plan)[0].ip}:${APISERVER_PORT}`,
+    controllerManager: {},
+    dns: { type: 'CoreDNS' },
+    etcd: { local: { dataDir: '/var/lib/etcd', extraArgs: { 'election-timeout': '5000', 'heartbeat-interval': '500' } } },
+    imageRepository: 'k8s.gcr.io',
+    kind: 'ClusterConfiguration',
+    kubernetesVersion: `v${k8sVersion}`,
+    networking: { dnsDomain: 'cluster.local', podSubnet: '10.42.0.0/16', serviceSubnet: '10.96.0.0/12' },
+    scheduler: {},
+  })
+  if (minor >= 22) return { ClusterConfiguration: clusterConfiguration }
+  const apiEndpoints = Object.fromEntries(endpoints.map((n) => [n.name, { advertiseAddress: n.ip, bindPort: APISERVER_PORT }]))
+  return { ClusterConfiguration: clusterConfiguration, ClusterStatus: marshal({ apiEndpoints, apiVersion, kind: 'ClusterStatus' }) }
+}
+
+/**
+ * kube-system/kubeadm-config as kubeadm 1.20 leaves it (phases/uploadconfig): `kubeadm init` on the first
+ * control-plane node creates it with its own API endpoint; each `kubeadm join --control-plane` then reads it, adds
+ * its endpoint and writes it back with the resourceVersion it read (again on a 409 Conflict). A lab brought up
+ * again keeps the one it has: kubeadm writes it only when a node joins.
+ */
+async function uploadKubeadmConfig(plan: LabPlan, pkiDir: string): Promise<void> {
+  const cps = controlplaneNodes(plan)
+  const api = apiClient(pkiDir, cps[0].ip)
+  const failed = (what: string, r: { code: number; body: unknown }) =>
+    new DrError({ code: 'lab.kubeadm-config-failed', message: `could not ${what} kube-system/kubeadm-config: ${r.code}`, stderr: JSON.stringify(r.body), hint: `look at \`dr lab ssh ${cps[0].name} docker logs kubelet\` and the apiserver pod's log` })
+  const have = await api.request('GET', KUBEADM_CONFIG)
+  if (have.code === 200) return
+  if (have.code !== 404) throw failed('read', have)
+  for (const node of cps) {
+    const created = await api.request('POST', '/api/v1/namespaces/kube-system/configmaps', {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeadm-config', namespace: 'kube-system' }, data: kubeadmConfigData(plan, [node]),
+    })
+    if (created.code === 201) continue
+    if (created.code !== 409) throw failed('create', created)
+    await joinControlPlane(api, plan, node, failed)
+  }
+}
+
+/** `kubeadm join --control-plane`'s mutation: this node's endpoint set in ClusterStatus, read-modify-write. */
+async function joinControlPlane(api: ApiClient, plan: LabPlan, node: LabNode, failed: (what: string, r: { code: number; body: unknown }) => DrError) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const cur = await api.request('GET', KUBEADM_CONFIG)
+    if (cur.code !== 200) throw failed('read', cur)
+    const data = { ...cur.body.data, ...kubeadmConfigData(plan, [node]) }
+    if (cur.body.data?.ClusterStatus) {
+      const status = YAML.parse(cur.body.data.ClusterStatus) as { apiEndpoints: Record<string, unknown> }
+      status.apiEndpoints[node.name] = { advertiseAddress: node.ip, bindPort: APISERVER_PORT }
+      data.ClusterStatus = marshal(status)
+    }
+    const put = await api.request('PUT', KUBEADM_CONFIG, { ...cur.body, data })
+    if (put.code === 200) return
+    if (put.code !== 409) throw failed('update', put)
+  }
+  throw failed('update (five conflicts in a row)', { code: 409, body: '' })
 }

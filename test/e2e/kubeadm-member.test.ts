@@ -1,9 +1,11 @@
 // dr member and dr backup restore on the kubeadm flavor (static pods run by the lab's kubelet stand-in), checked
-// from outside dr: etcdctl inside the node's etcd container, the manifests on disk, the containers the agent runs.
+// from outside dr: etcdctl inside the node's etcd container, the manifests on disk, the containers the agent runs,
+// kubeadm's ClusterStatus (kube-system/kubeadm-config) in etcd.
 // remove master3 (its manifest moved out, its data kept aside, every apiserver repointed), add it back (learner,
 // caught up, promoted, with an empty data dir and --initial-cluster-state=existing), a second add has nothing to
 // do; then every member's data is lost and `dr backup restore` brings the backup's keys back, and only those.
 import t from 'tap'
+import YAML from 'yaml'
 import { TestLab } from '../helpers/lab.ts'
 
 const lab = new TestLab('e2e-kadm-mb', ['--flavor', 'kubeadm', '--workers', '0'])
@@ -26,6 +28,13 @@ const etcdServers = async (node: string) => {
   return { disk, live }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** kube-system/kubeadm-config's ClusterStatus as stored in etcd (the stand-in keeps objects as JSON): name → address:port. */
+const clusterStatus = async (node: string) => {
+  const cm = JSON.parse(await etcdctl(node, 'get /registry/configmaps/kube-system/kubeadm-config --print-value-only'))
+  const eps = YAML.parse(cm.data.ClusterStatus).apiEndpoints as Record<string, { advertiseAddress: string; bindPort: number }>
+  return Object.fromEntries(Object.entries(eps).map(([n, e]) => [n, `${e.advertiseAddress}:${e.bindPort}`]))
+}
+const endpoints = (...nodes: string[]) => Object.fromEntries(nodes.map((n) => [n, `${lab.address(n)}:6443`]))
 
 t.before(async () => {
   await lab.fresh()
@@ -36,8 +45,9 @@ t.teardown(() => lab.down())
 t.test('member remove master3: apiservers repointed, member removed, its static pod stopped and its data kept', async (t) => {
   const r = await lab.dr(['member', 'remove', 'master3', '--yes', '--json'], { timeoutMs: 600_000 })
   t.equal(r.code, 0, r.stderr.slice(-3000))
-  // The lab's Kubernetes stand-in has no ConfigMaps: kubeadm's ClusterStatus step runs and finds nothing to keep.
-  t.equal(r.json().steps.find((s: { id: string }) => s.id === 'kubeadm-config-cluster-status')?.outcome, 'nothing-to-do')
+  // kubeadm's own record (written by the lab as kubeadm 1.20 does): master3 no longer listed.
+  t.match(r.json().steps.find((s: { id: string }) => s.id === 'kubeadm-config-cluster-status'), { outcome: 'done', evidence: /removed master3/ })
+  t.same(await clusterStatus('master1'), endpoints('master1', 'master2'), 'ClusterStatus lists master1 and master2 (read in etcd)')
   t.same((await members('master1')).map((m) => m.name).sort(), ['master1', 'master2'])
   t.equal((await lab.sh('master3', 'ls -A /etc/kubernetes/manifests')).trim(), 'kube-apiserver.yaml', "etcd's manifest moved out of the manifests dir")
   t.match(await lab.sh('master3', 'cat /etc/kubernetes/dr/stopped/etcd.yaml'), /--name=master3/, 'and kept in /etc/kubernetes/dr/stopped')
@@ -81,6 +91,7 @@ t.test('member add master3 as a fresh host: its manifest from a member\'s, a lea
   t.equal((await etcdctl('master3', 'get /registry/e2e-kadm/before --print-value-only')).trim(), 'yes', 'master3 serves the data')
   for (const n of ['master1', 'master2']) t.same(await etcdServers(n), { disk: LOOPBACK, live: LOOPBACK }, `${n}'s apiserver still on its own member`)
   t.same(await etcdServers('master3'), { disk: urls(...MASTERS), live: urls(...MASTERS) }, "master3's apiserver names every member (manifest and container)")
+  t.same(await clusterStatus('master2'), endpoints(...MASTERS), 'ClusterStatus lists master3 again (read in etcd)')
 
   const again = await lab.dr(['member', 'add', 'master3', '--yes', '--json'], { timeoutMs: 300_000 })
   t.equal(again.code, 0, again.stderr.slice(-2000))

@@ -90,3 +90,13 @@ t.test('the component kind follows the flavor, a host label overrides it', async
   t.equal(componentKind(inv('kind'), 'm1'), 'static-pod')
   t.equal(componentKind(inv('kubeadm', { 'dr.component-kind': 'container' }), 'm1'), 'container')
 })
+
+t.test('a control-plane host without an etcd member (external etcd) is left as ClusterStatus lists it', async (t) => {
+  const cm = YAML.parse(read('kubeadm-config.yaml')) as { data: Record<string, string> }
+  // master2 (10.0.0.12) runs no etcd member: its listing is not the member list's to judge.
+  const r = clusterStatusWith(cm.data, { master3: { advertiseAddress: '10.0.0.13', bindPort: 6443 } }, ['10.0.0.12'])!
+  t.same(r.removed, ['master1'])
+  t.same(Object.keys(clusterStatusEndpoints(r.data)!), ['master2', 'master3'])
+  const unlisted = clusterStatusWith(r.data, { master3: { advertiseAddress: '10.0.0.13', bindPort: 6443 } }, ['10.0.0.14'])!
+  t.same([unlisted.removed, unlisted.added], [['master2'], []], 'nor added when not listed; other hosts judged as before')
+})

@@ -37,3 +37,11 @@ t.test('pod rows: READY, STATUS, RESTARTS as the pod printer makes them', async 
   t.equal(toTable(gone, 'v1').rows[0].cells[2], 'Terminating')
   t.equal(toTable({ kind: 'Pod', metadata: { name: 'q' }, spec: { containers: [{ name: 'a' }] } }, 'v1').rows[0].cells[2], 'Pending')
 })
+
+t.test('configmap rows: DATA counts data and binaryData keys, as the configmap printer does', async (t) => {
+  const cm = { kind: 'ConfigMap', metadata: { name: 'kubeadm-config', creationTimestamp: new Date(Date.now() - 5_000).toISOString() }, data: { ClusterConfiguration: 'x', ClusterStatus: 'y' }, binaryData: { b: 'AA==' } }
+  const table = toTable({ kind: 'ConfigMapList', metadata: { resourceVersion: '9' }, items: [cm, { kind: 'ConfigMap', metadata: { name: 'empty' } }] }, 'v1')
+  t.same(table.columnDefinitions.map((c: any) => c.name), ['Name', 'Data', 'Age'])
+  t.same(table.rows[0].cells, ['kubeadm-config', 3, '5s'])
+  t.same(table.rows[1].cells, ['empty', 0, '<unknown>'])
+})
