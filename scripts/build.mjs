@@ -111,9 +111,12 @@ const result = await esbuild.build({
 })
 // The bundle is fresh while the project's sources and the installed packages are unchanged. npm rewrites
 // node_modules/.package-lock.json on every install, so that one file stands for every bundled package (one stat at
-// start-up instead of hundreds).
+// start-up instead of hundreds). Installed some other way (no such file), every bundled file is recorded.
+const LOCK = 'node_modules/.package-lock.json'
+const all = Object.keys(result.metafile.inputs)
+const recorded = fs.existsSync(path.join(root, LOCK)) ? [...all.filter((f) => !/(^|\/)node_modules\//.test(f)), LOCK] : all
 const inputs = {}
-for (const f of [...Object.keys(result.metafile.inputs).filter((f) => !/(^|\/)node_modules\//.test(f)), 'node_modules/.package-lock.json']) {
+for (const f of recorded) {
   const st = fs.statSync(path.join(root, f))
   inputs[f] = [st.size, st.mtimeMs]
 }
