@@ -33,13 +33,21 @@ const TRAILER = 32
 /** DigestStream that also checks etcd's sha256 trailer (a snapshot from the Snapshot RPC always carries one). */
 export class SnapshotDigestStream extends DigestStream {
   private readonly body = createHash('sha256')
+  /** The last bytes seen (at most 32): the trailer once the stream ends. */
   private tail = Buffer.alloc(0)
   private trailerOk?: boolean
   _transform(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void) {
-    const all = this.tail.length ? Buffer.concat([this.tail, chunk]) : chunk
-    const cut = Math.max(0, all.length - TRAILER)
-    if (cut > 0) this.body.update(all.subarray(0, cut))
-    this.tail = Buffer.from(all.subarray(cut))
+    // Hashes the chunk in place: only the 32 bytes held back are ever copied, never the chunk itself.
+    if (chunk.length >= TRAILER) {
+      if (this.tail.length) this.body.update(this.tail)
+      this.body.update(chunk.subarray(0, chunk.length - TRAILER))
+      this.tail = Buffer.from(chunk.subarray(chunk.length - TRAILER))
+    } else {
+      const all = Buffer.concat([this.tail, chunk])
+      const cut = Math.max(0, all.length - TRAILER)
+      if (cut > 0) this.body.update(all.subarray(0, cut))
+      this.tail = all.subarray(cut)
+    }
     super._transform(chunk, enc, cb)
   }
   _flush(cb: (e?: Error | null) => void) {

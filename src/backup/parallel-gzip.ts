@@ -3,6 +3,7 @@
 // hold several members one after another (RFC 1952 §2.2): `gzip -d`, zlib's gunzip and every other reader inflate
 // them as one stream. Memory stays bounded: at most `parallel` blocks are in flight, and the transform's own
 // backpressure holds the source while they are.
+import os from 'node:os'
 import { Transform, type TransformCallback } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
@@ -13,7 +14,8 @@ export interface ParallelGzipOptions {
   level: number
   /** Bytes per gzip member (default 1 MiB: the size cost against one member is a fraction of a percent). */
   blockSize?: number
-  /** Blocks compressed at once (default: libuv's thread pool size, 4). */
+  /** Blocks compressed at once (default: libuv's thread pool size, 4, but no more than the CPUs: more blocks in
+   * flight would only hold more memory). */
   parallel?: number
 }
 
@@ -25,12 +27,14 @@ export class ParallelGzip extends Transform {
   private pendingBytes = 0
   /** Blocks being compressed, oldest first; each resolves to its member. */
   private inFlight: Promise<Buffer>[] = []
+  /** Block buffers whose compression has finished, reused for the next blocks: no new 1 MiB per block. */
+  private free: Buffer[] = []
 
   constructor(opts: ParallelGzipOptions) {
     super({ readableHighWaterMark: 1 << 20 })
     this.level = opts.level
     this.blockSize = opts.blockSize ?? 1 << 20
-    this.parallel = Math.max(1, opts.parallel ?? Number(process.env.UV_THREADPOOL_SIZE ?? 4))
+    this.parallel = Math.max(1, opts.parallel ?? Math.min(Number(process.env.UV_THREADPOOL_SIZE ?? 4), os.availableParallelism()))
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -56,19 +60,29 @@ export class ParallelGzip extends Transform {
     while (this.inFlight.length > 0) this.push(await this.inFlight.shift()!)
   }
 
-  private startBlock(block: Buffer): void {
+  private startBlock([whole, block]: [Buffer, Buffer]): void {
     const member = gzip(block, { level: this.level })
-    // Rejections are awaited in order by drainFull/writeAll; this only keeps an early one from being "unhandled".
-    member.catch(() => undefined)
+    // The buffer is free again once zlib is done with it, whatever the outcome.
+    void member.then(
+      () => this.free.push(whole),
+      () => undefined, // awaited in order by drainFull/writeAll; this only keeps an early one from being "unhandled"
+    )
     this.inFlight.push(member)
   }
 
-  private takeBlock(n: number): Buffer {
-    const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending)
-    const block = all.subarray(0, n)
-    const rest = all.subarray(n)
-    this.pending = rest.length ? [rest] : []
-    this.pendingBytes = rest.length
-    return block
+  /** The next `n` pending bytes, copied into a free block buffer: [the whole buffer, the block in it]. */
+  private takeBlock(n: number): [Buffer, Buffer] {
+    const whole = this.free.pop() ?? Buffer.allocUnsafe(Math.max(n, this.blockSize))
+    const block = whole.subarray(0, n)
+    for (let at = 0; at < n; ) {
+      const chunk = this.pending[0]
+      const take = Math.min(chunk.length, n - at)
+      chunk.copy(block, at, 0, take)
+      at += take
+      if (take === chunk.length) this.pending.shift()
+      else this.pending[0] = chunk.subarray(take)
+    }
+    this.pendingBytes -= n
+    return [whole, block]
   }
 }
