@@ -24,6 +24,28 @@ export interface PodRuntime {
   logHint(container: string): string
   /** Remove a container that is not running (a stale one holding a name, seed 002). */
   remove(t: Transport, c: ContainerInspect): Promise<void>
+  /**
+   * Run a command of an image to completion in a throwaway container with no network, host paths bound in (e.g.
+   * the etcd image's own etcdctl for `snapshot restore`: the host needs no etcd binaries). Throws on failure.
+   */
+  runOnce(t: Transport, o: RunOnce): Promise<void>
+}
+
+export interface RunOnce {
+  image: string
+  argv: string[]
+  /** [host path, path in the container, read-only] */
+  binds: Array<[string, string, boolean?]>
+  env?: Record<string, string>
+  doing: string
+  timeoutMs?: number
+}
+
+/** An image reference as containerd names it: docker's short names get their registry (docker.io/library/…). */
+export function fullImageRef(ref: string): string {
+  const first = ref.split('/')[0]
+  if (ref.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost')) return ref
+  return ref.includes('/') ? `docker.io/${ref}` : `docker.io/library/${ref}`
 }
 
 /** The runtime of a host: the label, else the flavor's (kind → containerd; kubeadm → docker, as the lab's). */
@@ -59,6 +81,11 @@ export const dockerRuntime: PodRuntime = {
   },
   async remove(t, c) {
     await t.$.with({ timeoutMs: 30_000, doing: `remove container ${c.Id.slice(0, 12)}` })`docker rm ${c.Id}`
+  },
+  async runOnce(t, o) {
+    const env = Object.entries(o.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`])
+    const binds = o.binds.flatMap(([h, c, ro]) => ['-v', `${h}:${c}${ro ? ':ro' : ''}`])
+    await t.$.with({ timeoutMs: o.timeoutMs ?? 600_000, doing: o.doing })`docker run --rm --network=none ${env} ${binds} --entrypoint ${o.argv[0]} ${o.image} ${o.argv.slice(1)}`
   },
 }
 
@@ -147,5 +174,12 @@ export const containerdRuntime: PodRuntime = {
   async remove(t, c) {
     // Its stopped task first (none after a reboot: that "not found" is the one failure let through), then it.
     await t.$.with({ timeoutMs: 30_000, doing: `remove container ${c.Id.slice(0, 12)}` })`{ ctr -n k8s.io tasks delete ${c.Id} 2>&1 | grep -v 'not found' >&2 || true; } && ctr -n k8s.io containers delete ${c.Id}`
+  },
+  async runOnce(t, o) {
+    // ctr's default is a network namespace of its own with nothing in it (docker's --network=none).
+    const env = Object.entries(o.env ?? {}).flatMap(([k, v]) => ['--env', `${k}=${v}`])
+    const binds = o.binds.flatMap(([h, c, ro]) => ['--mount', `type=bind,src=${h},dst=${c},options=rbind:${ro ? 'ro' : 'rw'}`])
+    const id = `dr-run-${Date.now()}-${process.pid}`
+    await t.$.with({ timeoutMs: o.timeoutMs ?? 600_000, doing: o.doing })`ctr -n k8s.io run --rm ${env} ${binds} ${fullImageRef(o.image)} ${id} ${o.argv}`
   },
 }

@@ -1,7 +1,7 @@
 // The kind flavor (seeds 000/001): nodes whose only runtime is containerd, no sshd, reached with docker exec.
 // `dr status` reads every member over the docker-exec transport; `dr failover --site B` rebuilds etcd on master3's
 // static pod through containerd; a second run changes nothing; a returning site A is fenced (its pods stopped
-// through containerd). Every check is made from outside dr too: `ctr -n k8s.io` in the node, etcdctl of the node,
+// through containerd). Before that, a backup is verified and restored (etcdctl of the etcd image, run with ctr). Every check is made from outside dr too: `ctr -n k8s.io` in the node, etcdctl of the node,
 // the manifests on disk.
 import t from 'tap'
 import fs from 'node:fs'
@@ -50,6 +50,24 @@ t.test('a kind lab: containerd only, no sshd, a docker-exec inventory; dr status
   t.equal(st.code, 0, st.stderr)
   const members = st.json().members as Array<{ host: string; reachable: boolean; quorumRead: boolean; listed: boolean }>
   t.same(members.map((m) => [m.host, m.reachable, m.quorumRead, m.listed]), [['master1', true, true, true], ['master2', true, true, true], ['master3', true, true, true]], 'every member read')
+})
+
+t.test('backup now --verify and backup restore on containerd (etcdctl of the etcd image, run with ctr)', async (t) => {
+  const b = await dr(['backup', 'now', '--verify', '--json'], { timeoutMs: 300_000 })
+  t.equal(b.code, 0, b.stderr.slice(-3000))
+  t.equal(b.json().verify.ok, true, 'verified by a throwaway restore')
+  const id = b.json().id as string
+  await etcdctl('master1', 'put /registry/e2e/after-backup yes')
+  const r = await dr(['backup', 'restore', id, '--force', '--yes', '--json'], { timeoutMs: 600_000 })
+  t.equal(r.code, 0, r.stderr.slice(-3000))
+  t.equal(r.json().status, 'succeeded')
+  t.same(await memberNames('master1'), ['master1', 'master2', 'master3'], 'three members again')
+  t.equal((await etcdctl('master3', 'get /registry/e2e/ --prefix --keys-only')).split('\n').filter((l) => l.includes('key-')).length, KEYS, 'the keys of the backup')
+  t.equal((await etcdctl('master3', 'get /registry/e2e/after-backup')).trim(), '', 'a key written after the backup is gone')
+  for (const n of ['master1', 'master2', 'master3']) {
+    t.equal((await runningIds(n, 'etcd')).length, 1, `${n}: one etcd container runs`)
+    t.equal((await lab.sh(n, 'ctr -n k8s.io c ls -q | grep -c dr-run- || true')).trim(), '0', `${n}: the throwaway restore container is gone`)
+  }
 })
 
 t.test('failover --site B on containerd: verified, checked from outside, a second run is a no-op', async (t) => {
