@@ -10,6 +10,7 @@ import { getFlag } from '../../src/container/command-flags.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import type { Transport } from '../../src/transport/types.ts'
 import { componentOf, type Component, type ComponentState } from '../steps/containers.ts'
+import { runtimeFor } from '../../src/component/index.ts'
 import type { BackupMetadata } from '../../src/backup/metadata.ts'
 import type { RestoreDecision, RestoreMember } from './state.ts'
 
@@ -122,7 +123,13 @@ export function memberSteps(m: RestoreMember): Step<RestoreFacts>[] {
         if (sum !== ctx.facts.metadata.snapshot.sha256) throw new DrError({ code: 'restore.upload-corrupt', message: `the snapshot copied to ${m.host} has sha256 ${sum}, not ${ctx.facts.metadata.snapshot.sha256}`, host: m.host, hint: 'run the restore again' })
         const aside = `${d}.dr-before-restore-${token}`
         await t.$`mkdir -p ${aside} && if [ -e ${d}/member ]; then mv ${d}/member ${aside}/; fi && rm -rf ${d}/dr-restore-tmp`
-        await t.$.with({ timeoutMs: 600_000, doing: `restore the snapshot on ${m.host}` })`docker run --rm --net=none -e ETCDCTL_API=3 -v ${d}:/dr-data -v ${remote}:/dr-snapshot.db:ro --entrypoint etcdctl ${m.image} snapshot restore /dr-snapshot.db --data-dir=/dr-data/dr-restore-tmp ${'--name=' + m.name} ${'--initial-cluster=' + ctx.facts.initialCluster} ${'--initial-cluster-token=' + token} ${'--initial-advertise-peer-urls=' + m.peerUrl}`
+        await runtimeFor(ctx.inv, m.host).runOnce(t, {
+          image: m.image,
+          env: { ETCDCTL_API: '3' },
+          binds: [[d, '/dr-data'], [remote, '/dr-snapshot.db', true]],
+          argv: ['etcdctl', 'snapshot', 'restore', '/dr-snapshot.db', '--data-dir=/dr-data/dr-restore-tmp', `--name=${m.name}`, `--initial-cluster=${ctx.facts.initialCluster}`, `--initial-cluster-token=${token}`, `--initial-advertise-peer-urls=${m.peerUrl}`],
+          doing: `restore the snapshot on ${m.host}`,
+        })
         const marker = JSON.stringify({ id, token, sha256: ctx.facts.metadata.snapshot.sha256, restoredAt: new Date().toISOString() })
         await t.$.with({ input: marker + '\n' })`mv ${d}/dr-restore-tmp/member ${d}/member && rmdir ${d}/dr-restore-tmp && cat > ${markerPath(d, token)}`
       })

@@ -8,6 +8,7 @@ import { waitWritable } from '../../src/etcd/ops.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
 import type { Step, StepContext } from '../../src/runbook/types.ts'
 import { componentOf, reconfigureStep } from '../steps/containers.ts'
+import { runtimeFor } from '../../src/component/index.ts'
 import { decisionOf, survivorRunsAlone, unverified, type FailoverFacts } from './facts.ts'
 import { rebuiltBefore } from './etcd-rebuild.ts'
 
@@ -47,7 +48,14 @@ export function restoreSteps(survivor: string): Step<FailoverFacts>[] {
       const f = ctx.facts
       const parent = p.dataDir.replace(/\/[^/]+\/?$/, '') || '/'
       // The image's own etcdctl, in a throwaway container: the host needs no etcd binaries.
-      await t.$`rm -rf ${p.restored} && docker run --rm --network=none -e ETCDCTL_API=3 -v ${`${parent}:${parent}`} --entrypoint etcdctl ${s.image} snapshot restore ${p.snap} --data-dir ${p.restored} --name ${f.survivorName} --initial-cluster ${`${f.survivorName}=${f.survivorPeerUrl}`} --initial-cluster-token ${f.decision.token!} --initial-advertise-peer-urls ${f.survivorPeerUrl}`
+      await t.$`rm -rf ${p.restored}`
+      await runtimeFor(ctx.inv, survivor).runOnce(t, {
+        image: s.image,
+        env: { ETCDCTL_API: '3' },
+        binds: [[parent, parent]],
+        argv: ['etcdctl', 'snapshot', 'restore', p.snap, '--data-dir', p.restored, '--name', f.survivorName, '--initial-cluster', `${f.survivorName}=${f.survivorPeerUrl}`, '--initial-cluster-token', f.decision.token!, '--initial-advertise-peer-urls', f.survivorPeerUrl],
+        doing: `restore the safety snapshot on ${survivor}`,
+      })
       // Swapped in only when complete; a run killed between the two moves finds the restored dir still there.
       await t.$`if [ -d ${p.dataDir} ]; then mv ${p.dataDir} ${p.replaced}; else mkdir -p ${p.replaced}; fi && mv ${p.restored} ${p.dataDir}`
     },

@@ -1,14 +1,17 @@
 // Which kind of component a host has: from the inventory's flavor (rke → containers; kubeadm, kind → static
-// pods), overridden per host by the label `dr.component-kind: container | static-pod`.
+// pods), overridden per host by the label `dr.component-kind: container | static-pod`. A static pod's runtime:
+// containerd on kind, docker otherwise, overridden by the label `dr.container-runtime: docker | containerd`.
 import type { Inventory } from '../inventory/types.ts'
 import type { Transport } from '../transport/types.ts'
 import { ContainerComponent } from './container.ts'
-import { StaticPodComponent } from './static-pod.ts'
+import { runtimeFor } from './runtime.ts'
+import { StaticPodComponent, MANIFEST_DIR, DR_MANIFEST_DIR } from './static-pod.ts'
 import type { Component, ComponentKind, ComponentName } from './types.ts'
 
 export type { Component, ComponentEdit, ComponentKind, ComponentName, ComponentState, ReconfigureResult } from './types.ts'
 export { ContainerComponent, tryInspect } from './container.ts'
 export { StaticPodComponent, writeAtomic, MANIFEST_DIR, DR_MANIFEST_DIR } from './static-pod.ts'
+export { CONTAINER_RUNTIME_LABEL, runtimeFor, runtimeName, type PodRuntime, type RuntimeName } from './runtime.ts'
 
 export const COMPONENT_KIND_LABEL = 'dr.component-kind'
 
@@ -30,5 +33,5 @@ export function componentNamed(inv: Inventory, container: string): ComponentName
 
 /** The host's etcd or kube-apiserver, reached through `t` (t.host is the inventory host name). */
 export function componentOf(inv: Inventory, t: Transport, name: ComponentName): Component {
-  return componentKind(inv, t.host) === 'container' ? new ContainerComponent(t, name, containerNameOf(inv, name)) : new StaticPodComponent(t, name)
+  return componentKind(inv, t.host) === 'container' ? new ContainerComponent(t, name, containerNameOf(inv, name)) : new StaticPodComponent(t, name, MANIFEST_DIR, DR_MANIFEST_DIR, runtimeFor(inv, t.host))
 }

@@ -3,13 +3,15 @@
 // the watched directory, fsync, rename into place — the kubelet never reads half a manifest. "Stop" moves the
 // manifest out (so it stays stopped across reboots) and waits for the container to go; the old manifest of a
 // re-configuration is kept outside the manifests directory. Containers are found by the labels the kubelet's
-// docker integration puts on them (io.kubernetes.container.name, io.kubernetes.pod.namespace).
+// runtime puts on them (io.kubernetes.container.name, io.kubernetes.pod.namespace), through the host's runtime:
+// docker or containerd (runtime.ts).
 import path from 'node:path'
 import { DrError } from '../core/error.ts'
 import type { ContainerInspect } from '../container/inspect.ts'
 import { processArgv } from '../container/inspect.ts'
 import type { Transport } from '../transport/types.ts'
 import { sameArgv } from './container.ts'
+import { dockerRuntime, type PodRuntime } from './runtime.ts'
 import { editManifestFlags, lineDiff, manifestArgv, manifestImage, parseManifest, renderManifest } from './manifest.ts'
 import type { Component, ComponentEdit, ComponentName, ComponentState } from './types.ts'
 import { describeEdit, pollUntil } from './wait.ts'
@@ -30,6 +32,7 @@ export class StaticPodComponent implements Component {
     readonly name: ComponentName,
     readonly manifestDir = MANIFEST_DIR,
     readonly drDir = DR_MANIFEST_DIR,
+    readonly runtime: PodRuntime = dockerRuntime,
   ) {
     this.host = t.host
     this.manifest = path.posix.join(manifestDir, `${name}.yaml`)
@@ -68,20 +71,9 @@ export class StaticPodComponent implements Component {
     await writeAtomic(this.t, this.stash, text, this.drDir)
   }
 
-  /** The pod's containers for this component, newest first (docker runtime). */
-  async containers(): Promise<ContainerInspect[]> {
-    const ids = await this.t.$.with({ timeoutMs: 20_000, doing: `list the ${this.name} pod's containers` })`docker ps -a -q --no-trunc --filter ${`label=io.kubernetes.container.name=${this.name}`} --filter label=io.kubernetes.pod.namespace=kube-system`.text()
-    const list = ids.split('\n').filter(Boolean)
-    if (list.length === 0) return []
-    // The kubelet may remove an old container between the two commands: docker then inspects the others, prints
-    // "No such object" for that one and exits 1. Only that is tolerated.
-    const r = await this.t.$.with({ timeoutMs: 20_000 })`docker inspect ${list}`.nothrow()
-    const gone = r.stderr.split('\n').filter((l) => l.trim() && !/No such object/i.test(l))
-    if (!r.ok && (gone.length > 0 || !r.stdout.trim().startsWith('['))) {
-      throw new DrError({ code: 'command.failed', message: `docker inspect of the ${this.name} pod's containers failed on ${this.t.host}`, host: this.t.host, stderr: r.stderr, exitStatus: r.exitCode })
-    }
-    const all = JSON.parse(r.stdout) as ContainerInspect[]
-    return all.sort((a, b) => Date.parse(b.Created ?? '') - Date.parse(a.Created ?? ''))
+  /** The pod's containers for this component, running or not, newest first (from the host's runtime). */
+  containers(): Promise<ContainerInspect[]> {
+    return this.runtime.containers(this.t, this.name, 'kube-system')
   }
 
   async state(): Promise<ComponentState | undefined> {
@@ -183,7 +175,7 @@ export class StaticPodComponent implements Component {
   }
 
   logHint() {
-    return `the kubelet's log and \`docker logs --tail 50 $(docker ps -a -q -n 1 --filter label=io.kubernetes.container.name=${this.name})\` on ${this.host}`
+    return `the kubelet's log and \`${this.runtime.logHint(this.name)}\` on ${this.host}`
   }
 
   stopCommand() {
@@ -192,9 +184,7 @@ export class StaticPodComponent implements Component {
 
   async logs(tail = 50): Promise<string> {
     const c = (await this.containers())[0]
-    if (!c) return ''
-    const r = await this.t.$.with({ timeoutMs: 20_000 })`docker logs --tail ${String(tail)} ${c.Id} 2>&1`.nothrow()
-    return r.stdout
+    return c ? this.runtime.logs(this.t, c, tail) : ''
   }
 }
 

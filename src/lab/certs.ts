@@ -131,7 +131,7 @@ export async function ensurePki(plan: LabPlan, dir: string): Promise<void> {
       '-subj', `/CN=kube-ca-dr-lab-${plan.name}`], 'create the lab CA')
   }
   await Promise.all(
-    [...certSpecs(plan), ...(plan.flavor === 'kubeadm' ? kubeadmCertSpecs(plan) : [])].map(async (spec) => {
+    [...certSpecs(plan), ...(plan.flavor === 'kubeadm' || plan.flavor === 'kind' ? kubeadmCertSpecs(plan) : [])].map(async (spec) => {
       const cert = path.join(dir, `${spec.stem}.pem`)
       const key = path.join(dir, `${spec.stem}-key.pem`)
       if (fs.existsSync(cert) && fs.existsSync(key)) return

@@ -193,7 +193,7 @@ export async function installKubeadmPki(plan: LabPlan, node: LabNode, pkiDir: st
 }
 
 /** Write a manifest on a node the way an operator's editor should: a temporary file, then a rename into place. */
-async function putManifest(node: LabNode, name: string, text: string) {
+export async function putManifest(node: LabNode, name: string, text: string) {
   const tmp = `/etc/kubernetes/.${name}.yaml.tmp`
   await dockerExec(node.container, ['sh', '-c', `mkdir -p ${MANIFESTS} && cat > ${tmp} && chmod 600 ${tmp} && mv -f ${tmp} ${MANIFESTS}/${name}.yaml`], { input: text, doing: `write ${MANIFESTS}/${name}.yaml on ${node.name}` })
 }

@@ -70,10 +70,12 @@ const kubeadmEtcd = {
 /** The inventory document (pure). Paths are relative to inventories/, as the format says. */
 export function renderInventory(plan: LabPlan, recipient: string, sshUser?: string): string {
   const rel = plan.name
+  // kind: no sshd in a node; dr reaches each one with `docker exec` on its container.
+  const kind = flavorOf(plan) === 'kind'
   const doc = {
     cluster: plan.name,
     flavor: flavorOf(plan),
-    ssh: {
+    ...(kind ? {} : { ssh: {
       user: sshUser ?? 'root',
       port: 22,
       identityFile: `${rel}/id_ed25519`,
@@ -83,8 +85,8 @@ export function renderInventory(plan: LabPlan, recipient: string, sshUser?: stri
       connectTimeoutMs: 5000,
       commandTimeoutMs: 120000,
       concurrency: 8,
-    },
-    etcd: flavorOf(plan) === 'kubeadm' ? kubeadmEtcd : rkeEtcd,
+    } }),
+    etcd: flavorOf(plan) === 'rke' ? rkeEtcd : kubeadmEtcd,
     kubernetes: {
       kubeconfig: `${rel}/kube_config_cluster.yml`,
       apiserverPort: APISERVER_PORT,
@@ -92,11 +94,11 @@ export function renderInventory(plan: LabPlan, recipient: string, sshUser?: stri
       kubeletContainer: 'kubelet',
     },
     sites: Object.fromEntries(plan.sites.map((s) => [s.name, { hosts: plan.nodes.filter((n) => n.site === s.name).map((n) => n.name), fence: labFenceAgent(plan.name) }])),
-    hosts: Object.fromEntries(plan.nodes.map((n) => [n.name, { address: n.ip, roles: n.roles, labels: { 'dr.lab/container': n.container } }])),
+    hosts: Object.fromEntries(plan.nodes.map((n) => [n.name, { address: n.ip, ...(kind ? { transport: 'docker-exec', container: n.container } : {}), roles: n.roles, labels: { 'dr.lab/container': n.container } }])),
     backup: {
       stores: {
         local: { type: 'dir', path: `../.dr/backups/${plan.name}` },
-        offsite: { type: 'sftp', host: offsiteNode(plan).name, path: '/var/backups/dr' },
+        ...(kind ? {} : { offsite: { type: 'sftp', host: offsiteNode(plan).name, path: '/var/backups/dr' } }),
       },
       defaultStore: 'local',
       encryption: { recipients: [recipient], identityFile: `${rel}/backup.age` },
@@ -174,7 +176,8 @@ export async function ensureAgeIdentity(files: LabFiles): Promise<string> {
 }
 
 export async function writeLabFiles(plan: LabPlan, files: LabFiles, hostKeys: Map<string, string>, recipient: string, sshUser?: string) {
-  const lines = plan.nodes.map((n) => knownHostsLine(n.ip, hostKeys.get(n.name)!))
+  // A kind node has no sshd and no host key: known_hosts lists the others (none, in a kind lab).
+  const lines = plan.nodes.filter((n) => hostKeys.has(n.name)).map((n) => knownHostsLine(n.ip, hostKeys.get(n.name)!))
   await fsp.writeFile(files.knownHosts, lines.join('\n') + '\n', { mode: 0o644 })
   const read = (f: string) => fsp.readFile(path.join(files.pki, f), 'utf8')
   const pem = { ca: await read('kube-ca.pem'), cert: await read('kube-admin.pem'), key: await read('kube-admin-key.pem') }

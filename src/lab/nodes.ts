@@ -68,12 +68,12 @@ export async function runNode(plan: LabPlan, node: LabNode, image: string, caps:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-/** Wait until the node's dockerd answers and its sshd listens (a booting host). */
+/** Wait until the node's dockerd answers and its sshd listens (a booting host); a kind node: its containerd. */
 export async function waitForNode(node: LabNode, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < until) {
-    const r = await dockerExec(node.container, ['sh', '-c', 'docker info --format "{{.ServerVersion}}" >/dev/null && test -s /run/sshd.pid'], { nothrow: true, timeoutMs: 10_000 })
+    const r = await dockerExec(node.container, ['sh', '-c', 'if [ -e /etc/dr-lab-kind ]; then ctr version >/dev/null; else docker info --format "{{.ServerVersion}}" >/dev/null && test -s /run/sshd.pid; fi'], { nothrow: true, timeoutMs: 10_000 })
     if (r.ok) return
     last = (r.stderr || r.stdout).trim()
     await sleep(300)

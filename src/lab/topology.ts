@@ -12,9 +12,12 @@ export interface LabNode {
   container: string
 }
 
-/** How the control plane runs: RKE's docker containers, or kubeadm's static pods run by a kubelet stand-in. */
-export type LabFlavor = 'rke' | 'kubeadm'
-export const LAB_FLAVORS: readonly LabFlavor[] = ['rke', 'kubeadm']
+/**
+ * How the control plane runs: RKE's docker containers, kubeadm's static pods run by a kubelet stand-in, or those
+ * static pods on kind-shaped nodes (containerd only, reached with docker exec).
+ */
+export type LabFlavor = 'rke' | 'kubeadm' | 'kind'
+export const LAB_FLAVORS: readonly LabFlavor[] = ['rke', 'kubeadm', 'kind']
 
 export interface LabSpec {
   name: string

@@ -8,6 +8,7 @@ import { boundingCaps } from './caps.ts'
 import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
 import { docker, dockerText, requireEngine } from './docker.ts'
+import { loadKindImages, runKindNode, startKindControlPlane } from './flavor-kind.ts'
 import { startKubeadmControlPlane } from './flavor-kubeadm.ts'
 import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
 import { etcdHealthy, innerContainers, innerCreateAndStart, innerRun } from './inner-docker.ts'
@@ -50,6 +51,9 @@ const sameSpec = (a: LabSpec, b: UpOptions) =>
 
 export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   const t0 = Date.now()
+  if (opts.flavor === 'kind' && opts.sshUser) {
+    throw new DrError({ code: 'lab.kind-no-ssh', message: 'a kind-flavor lab has no SSH (dr reaches its nodes with docker exec): --ssh-user does not apply', hint: 'leave out --ssh-user, or use --flavor kubeadm', exit: 'usage' })
+  }
   await requireEngine()
   const existing = await existingSpec(opts.name, networkName(opts.name))
   const subnet = existing?.subnet ?? opts.subnet ?? freeSubnet(subnetFor(opts.name), await dockerSubnets())
@@ -107,32 +111,35 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   if (missing.length) {
     out.progress(`starting ${missing.length} nodes: ${missing.map((n) => `${n.name} (${n.site}, ${n.ip})`).join(', ')}`)
     const caps = boundingCaps()
-    await Promise.all(missing.map((n) => runNode(plan, n, images.node, caps)))
+    const kind = flavorOf(plan) === 'kind'
+    await Promise.all(missing.map((n) => (kind ? runKindNode(plan, n, images.node, caps) : runNode(plan, n, images.node, caps))))
   }
   await Promise.all(plan.nodes.map((n) => waitForNode(n)))
-  out.progress(`nodes are up (${secs(t0)}): sshd and docker answer`)
+  out.progress(`nodes are up (${secs(t0)}): ${flavorOf(plan) === 'kind' ? 'containerd answers' : 'sshd and docker answer'}`)
 
   const publicKey = await ensureSshKey(files, plan.name)
   const recipient = await ensureAgeIdentity(files)
   await ensurePki(plan, files.pki)
   await Promise.all(
     plan.nodes.map(async (n) => {
-      await authorizeKey(n, publicKey)
+      if (flavorOf(plan) !== 'kind') await authorizeKey(n, publicKey)
       if (opts.sshUser) await addLoginUser(n, opts.sshUser, publicKey)
       if (flavorOf(plan) === 'rke') await copyInto(n, files.pki, filesForNode(plan, n), '/etc/kubernetes/ssl')
       if (n === offsiteNode(plan)) await docker(['exec', n.container, 'mkdir', '-p', '/var/backups/dr'])
     }),
   )
-  await loadInnerImages(plan, images, out)
+  if (flavorOf(plan) === 'kind') await loadKindImages(plan, images, out)
+  else await loadInnerImages(plan, images, out)
   out.progress(`images loaded (${secs(t0)}); starting etcd on ${etcdNodes(plan).map((n) => n.name).join(', ')}`)
   if (flavorOf(plan) === 'kubeadm') await startKubeadmControlPlane(plan, images, files.pki, out)
+  else if (flavorOf(plan) === 'kind') await startKindControlPlane(plan, images, files.pki, out)
   else await startControlPlane(plan, images, files, out, opts.k8sVersion)
   await waitNodesReady(plan, files)
   out.progress(`control plane ready (${secs(t0)})`)
   await ensureSamplePods(plan, files, out)
 
   const hostKeys = new Map<string, string>()
-  for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
+  if (flavorOf(plan) !== 'kind') for (const n of plan.nodes) hostKeys.set(n.name, await hostKey(n))
   await writeLabFiles(plan, files, hostKeys, recipient, opts.sshUser)
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
 }
@@ -150,7 +157,8 @@ async function driftFromFresh(plan: LabPlan, found: Array<{ name: string; state:
   const out: string[] = []
   const stopped = found.filter((c) => c.state !== 'running').map((c) => c.name)
   if (stopped.length) out.push(`lab ${plan.name}: ${stopped.join(', ')} stopped (\`dr lab start-site SITE\` powers a site on)`)
-  const running = plan.nodes.filter((n) => !stopped.includes(n.name))
+  // kind: nothing runs in a node's docker (it has none); its pods are containerd's.
+  const running = flavorOf(plan) === 'kind' ? [] : plan.nodes.filter((n) => !stopped.includes(n.name))
   const states = await Promise.all(running.map((n) => innerContainers(n)))
   running.forEach((n, i) => {
     for (const c of expectedInner(plan, n)) {

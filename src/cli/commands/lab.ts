@@ -15,7 +15,7 @@ export function registerLab(program: Command) {
     .option('--sites <sites>', 'sites and their etcd+controlplane nodes', DEFAULT_SITES)
     .option('--workers <n>', 'worker nodes per site', '1')
     .option('--subnet <cidr>', 'the lab network (a /24); default 172.30.0.0/24 for "lab", a free 172.30.N.0/24 for others')
-    .option('--flavor <flavor>', 'rke (docker containers, as `rke up` makes them) or kubeadm (static pods run by a kubelet stand-in)', 'rke')
+    .option('--flavor <flavor>', 'rke (docker containers, as `rke up` makes them), kubeadm (static pods run by a kubelet stand-in) or kind (those static pods on containerd-only nodes reached with docker exec)', 'rke')
     .option('--ssh-user <user>', 'log in as this unprivileged user with passwordless sudo (ssh.sudo: true), not root; e.g. --ssh-user dr')
     .option('--k8s-version <version>', 'the Kubernetes version the stand-in apiserver claims and behaves as (e.g. 1.28.0: the out-of-service taint moves pods from 1.26 on)', '1.20.5')
     .action(
