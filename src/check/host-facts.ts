@@ -22,6 +22,8 @@ export interface HostFacts {
   containers: Array<{ name: string; state: string; status: string; id: string; image: string }>
   /** etcd_server_leader_changes_seen_total, when the member's metrics answered. */
   leaderChanges?: number
+  /** The host's own addresses (`hostname -I`), undefined when it could not say. */
+  addresses?: string[]
   raw: string
 }
 
@@ -46,6 +48,7 @@ export function factsScript(s: FactsSpec): string {
     section('df'), `d=${quote(s.dataDir)}; [ -e "$d" ] || d=/; df -P -B1 "$d" 2>&1`,
     section('swap'), '[ -r /proc/swaps ] && { read -r _; while read -r l; do echo "$l"; done; } < /proc/swaps',
     section('listen'), 'ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null',
+    section('addrs'), 'hostname -I 2>/dev/null',
   ]
   if (s.etcd) {
     const e = s.etcd
@@ -104,6 +107,8 @@ export function parseFacts(raw: string, localBeforeMs: number, localAfterMs: num
     const [id, name, state, status, image] = line.split('\t')
     if (name) f.containers.push({ id, name, state, status, image })
   }
+  const addrs = get('addrs').join(' ').split(/\s+/).filter((a) => /^[\d.]+$|:/.test(a))
+  if (addrs.length) f.addresses = addrs
   const lc = get('metrics').find((l) => l.startsWith('etcd_server_leader_changes_seen_total'))
   if (lc) f.leaderChanges = Number(lc.split(/\s+/)[1])
   return f

@@ -70,7 +70,11 @@ export function detectAddressChanged(inv: Inventory, ev: DoctorEvidence): Diagno
     const peer = getFlag(argv, '--initial-advertise-peer-urls') ?? ''
     const addr = inv.hosts[h.host].address
     const adv = hostOfUrl(peer.split(',')[0] ?? '')
-    if (!adv || adv === addr || adv === '127.0.0.1' || adv === 'localhost') continue
+    if (adv === addr) {
+      out.push(...apiserverLeftBehind(inv, ev, h, argv))
+      continue
+    }
+    if (!adv || adv === '127.0.0.1' || adv === 'localhost') continue
     const name = getFlag(argv, '--name') ?? h.host
     const m = ev.run.cluster.etcd?.memberList.find((x) => x.name === name) ?? ev.run.cluster.etcd?.memberList.find((x) => x.peerURLs.some((u) => hostOfUrl(u) === adv))
     const peerUrl = `https://${addr}:${inv.etcd.peerPort}`
@@ -98,6 +102,32 @@ export function detectAddressChanged(inv: Inventory, ev: DoctorEvidence): Diagno
     })
   }
   return out
+}
+
+/**
+ * A move half done (a fix stopped after etcd's re-creation): etcd on the host advertises its new address, but its
+ * kube-apiserver still advertises an address the host no longer has (`hostname -I`). Only that: an apiserver
+ * advertising another address of the host (a second interface) is a choice, not a move.
+ */
+function apiserverLeftBehind(inv: Inventory, ev: DoctorEvidence, h: CheckRun['hosts'][number], etcdArgv: string[]): Diagnosis[] {
+  const addr = inv.hosts[h.host].address
+  const own = h.facts?.addresses
+  if (!h.inspects.apiserver || !own?.includes(addr)) return []
+  const from = getFlag(processArgv(h.inspects.apiserver), '--advertise-address')
+  if (!from || from === addr || own.includes(from)) return []
+  const name = getFlag(etcdArgv, '--name') ?? h.host
+  const m = ev.run.cluster.etcd?.memberList.find((x) => x.name === name)
+  const move: AddressMove = { host: h.host, from, to: addr, memberId: m?.id, memberName: m?.name ?? name }
+  return [{
+    id: 'address-changed',
+    subject: h.host,
+    title: `kube-apiserver on ${h.host} advertises ${from}, an address the host no longer has (it is now ${addr}; its etcd has moved already)`,
+    cause: 'a move to a new address stopped half way: etcd was re-created with the new address, the kube-apiserver not yet',
+    evidence: [`kube-apiserver --advertise-address=${from}`, `${inv.etcd.container} --initial-advertise-peer-urls=${getFlag(etcdArgv, '--initial-advertise-peer-urls') ?? '?'}`, `hostname -I on ${h.host}: ${own.join(' ')}`, `inventory: hosts.${h.host}.address=${addr}`],
+    fix: `finish the move: re-create kube-apiserver on ${h.host} with every ${from} replaced by ${addr}, then the apiservers' --etcd-servers (the etcd steps find their work done)`,
+    fixable: true,
+    data: { ...move },
+  }]
 }
 
 export function detectNospace(_inv: Inventory, ev: DoctorEvidence): Diagnosis[] {

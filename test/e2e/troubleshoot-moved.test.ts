@@ -2,7 +2,8 @@
 // for good and rewrites the lab inventory for it, as an operator would after a re-IP. doctor names it with its
 // evidence (exit 5); the fix is refused while the other members have no quorum; `--fix --plan` changes nothing;
 // `--fix --yes` updates the member, re-issues its certificate from the CA, re-creates etcd and repoints the
-// apiservers — checked from inside the nodes with etcdctl, openssl and docker inspect; a second run changes nothing.
+// apiservers — checked from inside the nodes with etcdctl, openssl and docker inspect; a run killed after etcd's
+// re-creation is named again by doctor and finished by the next; a second run changes nothing.
 import t, { type Test } from 'tap'
 import path from 'node:path'
 import { TestLab } from '../helpers/lab.ts'
@@ -86,6 +87,19 @@ t.test('--fix --plan shows the member update and the re-creations and changes no
   t.match(p.stdout, /Re-create etcd on master1/)
   t.same(await clusterState(), before, 'containers and member list unchanged')
   t.notOk((await lab.sh('master1', 'ls /etc/kubernetes/ssl')).includes(`kube-etcd-${dashes(to)}.pem`), 'no certificate written')
+})
+
+t.test('a fix killed after the etcd re-creation: doctor names the half left, and the next --fix finishes it', async (t) => {
+  const killed = await dr(['doctor', '--fix', '--yes', '--ca-key', caKey()], { timeoutMs: 600_000, env: { DR_TEST_CRASH_AFTER_STEP: 'recreate-etcd-master1' } })
+  t.not(killed.code, 0, 'the first run was killed', { stdout: killed.stdout.slice(-1500) })
+  t.match(await command('master1', 'etcd'), `--initial-advertise-peer-urls=https://${to}:2380`, 'etcd on master1 moved before the kill')
+  t.match(await command('master1', 'kube-apiserver'), `--advertise-address=${from}`, 'its kube-apiserver not yet')
+  const d = await dr(['doctor', '--json'])
+  t.equal(d.code, 5, 'exit 5: something left', { stderr: d.stderr.slice(-1500) })
+  const left = d.json().diagnoses.find((x: any) => x.id === 'address-changed' && x.subject === 'master1')
+  t.ok(left, 'address-changed still named for master1', { diagnoses: d.json().diagnoses.map((x: any) => x.title) })
+  t.match(left?.title, new RegExp(`kube-apiserver on master1 advertises ${from.replaceAll('.', '\\.')}`))
+  t.match(left?.evidence.join('\n'), /hostname -I on master1/)
 })
 
 t.test('--fix --yes: member, certificate, etcd and apiservers on the new address, as seen from the nodes', async (t) => {

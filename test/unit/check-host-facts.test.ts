@@ -89,3 +89,9 @@ t.test('a static pod with no running attempt: the container check shows its newe
   t.match(rs[1].message, /^kube-apiserver is exited \(Exited \(1\) 5 seconds ago\): k8s_kube-apiserver_kube-apiserver-m1_kube-system_u1_1$/)
   t.match(rs[1].fix, /the kubelet starts the next attempt by itself; when it does not, its log says why/)
 })
+
+t.test("the host's own addresses (hostname -I), absent when it said nothing", async (t) => {
+  t.same(parseFacts('@@addrs\n172.30.192.11 172.17.0.1 fd00::5 \n@@end\n', 0, 1).addresses, ['172.30.192.11', '172.17.0.1', 'fd00::5'])
+  t.equal(parseFacts('@@addrs\n@@end\n', 0, 1).addresses, undefined)
+  t.match(factsScript({ dataDir: '/var/lib/etcd' }), /@@addrs'\nhostname -I/)
+})

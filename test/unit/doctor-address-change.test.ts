@@ -95,3 +95,30 @@ t.test('the apiservers are never given an empty --etcd-servers', async (t) => {
   t.same(etcdServersAfter({ memberList: [member('m1', '10.0.0.1'), member('m2', '10.0.0.2')] }, moves), ['https://10.0.0.9:2379', 'https://10.0.0.2:2379'])
   t.throws(() => etcdServersAfter({ memberList: [] }, moves), { code: 'doctor.no-member-list' }, 'an unread member list stops the step')
 })
+
+t.test('a move stopped half way (etcd moved, its kube-apiserver not) is still named; a second interface is not', async (t) => {
+  const { detectAddressChanged } = await import('../../src/doctor/detect.ts')
+  type Ev = Parameters<typeof detectAddressChanged>[1]
+  const inspect = (path: string, args: string[]) => ({ Id: 'x', Path: path, Args: args, Config: {} }) as unknown as ContainerInspect
+  const inv = { hosts: { master1: { name: 'master1', address: '10.0.9.77', roles: ['etcd', 'controlplane'], labels: {} } }, etcd: { container: 'etcd', peerPort: 2380 } } as never
+  const ev = (apiAdv: string, addresses?: string[]) => ({
+    run: {
+      hosts: [{
+        host: 'master1',
+        facts: { addresses },
+        inspects: {
+          etcd: inspect('/usr/local/bin/etcd', ['--name=etcd-master1', '--initial-advertise-peer-urls=https://10.0.9.77:2380']),
+          apiserver: inspect('kube-apiserver', [`--advertise-address=${apiAdv}`, '--etcd-servers=https://10.0.9.77:2379']),
+        },
+      }],
+      cluster: { etcd: { memberList: [{ id: 'abc', name: 'etcd-master1', peerURLs: ['https://10.0.9.77:2380'], clientURLs: [] }], members: [] } },
+    },
+  }) as unknown as Ev
+  const [d] = detectAddressChanged(inv, ev('10.0.0.1', ['10.0.9.77']))
+  t.equal(d?.id, 'address-changed')
+  t.match(d?.title, /kube-apiserver on master1 advertises 10\.0\.0\.1, an address the host no longer has/)
+  t.same(d?.data, { host: 'master1', from: '10.0.0.1', to: '10.0.9.77', memberId: 'abc', memberName: 'etcd-master1' }, 'the same move, for the steps left')
+  t.same(detectAddressChanged(inv, ev('10.0.0.1', ['10.0.9.77', '10.0.0.1'])), [], 'an address the host still has: a second interface, not a move')
+  t.same(detectAddressChanged(inv, ev('10.0.0.1')), [], "the host's addresses unknown: nothing claimed")
+  t.same(detectAddressChanged(inv, ev('10.0.9.77', ['10.0.9.77'])), [], 'nothing moved')
+})
