@@ -74,6 +74,8 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
  * own) and the transpiler's caches would count in the child's peak memory, which is not dr's.
  */
 let childScript: string | undefined
+/** The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. */
+const DR_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(fs.readFileSync(new URL('../../bin/dr.js', import.meta.url), 'utf8').split('\n')[0])?.[1] ?? '').trim().split(/\s+/).filter(Boolean)
 async function bundledChild(): Promise<string> {
   if (childScript) return childScript
   const esbuild = await import('esbuild')
@@ -87,7 +89,7 @@ async function bundledChild(): Promise<string> {
 async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB: number; [k: string]: unknown }> {
   const script = await bundledChild()
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, [...DR_NODE_FLAGS, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
     p.stdin.end(JSON.stringify(c))
@@ -181,7 +183,7 @@ async function main() {
     const ratios = rawRuns.map((r, i) => r.ms / ctlRuns[i])
     console.log(`raw snapshot:   dr ${secs(rawMs)} (${spread(rawRuns.map((r) => r.ms))})  vs  etcdctl snapshot save ${secs(ctlMs)} (${spread(ctlRuns)}), medians of ${pairs} alternating pairs  [${mb(fs.statSync(cfg.out).size)}]`)
     console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per pair ${ratios.map((x) => x.toFixed(2)).join(' ')}`)
-    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB)`)
+    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}, as bin/dr.js runs)`)
 
     const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
     fs.rmSync(cfg.out)
@@ -195,7 +197,7 @@ async function main() {
       `full pipeline:  ${secs(full.ms)} for sha256 + gzip + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
     )
     console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median (aim ≤ 1.5×); compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
-    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 120 MiB)`)
+    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'})`)
     // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
     if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
   } finally {
