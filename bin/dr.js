@@ -1,8 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // --max-semi-space-size=1 (MiB; V8's default grows to 16): dr streams snapshots in chunks whose Buffers are freed
 // only when the small objects holding them are collected. A small young generation collects them every few
-// chunks instead of every few dozen: a backup's peak RSS drops by about 35 MiB (scripts/bench backup runs its
-// children with the flags of this line), at no cost the bench can see. Run as `node bin/dr.js` it is not applied.
+// chunks instead of every few dozen: a backup's peak RSS drops by about 35 MiB (scripts/bench backup and a
+// scheduled backup run node with the flags of this line), at no cost the bench can see. `node bin/dr.js` skips it.
 // The `dr` command. Runs the bundle in dist/ (scripts/build.mjs, run by `npm ci`) while every source it was
 // built from is unchanged; otherwise the TypeScript sources through tsx, so an edited checkout needs no build.
 import fs from 'node:fs'

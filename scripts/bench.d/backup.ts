@@ -13,6 +13,7 @@ import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
+import { drNodeFlags } from '../../src/backup/schedule-install.ts'
 
 const role = process.argv[2]
 
@@ -75,7 +76,7 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
  */
 let childScript: string | undefined
 /** The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. */
-const DR_NODE_FLAGS = (/^#!\/usr\/bin\/env -S node(.*)$/m.exec(fs.readFileSync(new URL('../../bin/dr.js', import.meta.url), 'utf8').split('\n')[0])?.[1] ?? '').trim().split(/\s+/).filter(Boolean)
+const DR_NODE_FLAGS = drNodeFlags()
 async function bundledChild(): Promise<string> {
   if (childScript) return childScript
   const esbuild = await import('esbuild')

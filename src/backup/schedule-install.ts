@@ -14,6 +14,15 @@ const run = promisify(execFile)
 /** The project root (where bin/dr.js lives). */
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
 
+/**
+ * The node flags on bin/dr.js's `#!/usr/bin/env -S node …` line (the small young generation that keeps a backup's
+ * memory down). A scheduled run starts node itself, so it passes them; so does scripts/bench.
+ */
+export function drNodeFlags(bin = path.join(root, 'bin/dr.js')): string[] {
+  const first = fs.readFileSync(bin, 'utf8').split('\n')[0]
+  return (/^#!\/usr\/bin\/env -S node(.*)$/.exec(first)?.[1] ?? '').trim().split(/\s+/).filter(Boolean)
+}
+
 export function scheduleSpec(inv: Inventory, o: { cron?: string; store?: string; verify?: boolean; user?: string }): ScheduleSpec {
   const cron = o.cron ?? inv.backup.schedule
   if (!cron) throw new DrError({ code: 'backup.no-schedule', message: 'no cron expression', hint: 'pass --cron "0 */6 * * *" or set backup.schedule in the inventory', exit: 'usage' })
@@ -21,7 +30,7 @@ export function scheduleSpec(inv: Inventory, o: { cron?: string; store?: string;
   return {
     cluster: inv.cluster,
     cron,
-    dr: [process.execPath, path.join(root, 'bin/dr.js')],
+    dr: [process.execPath, ...drNodeFlags(), path.join(root, 'bin/dr.js')],
     inventory: inv.file,
     workingDir: root,
     store: o.store,

@@ -23,3 +23,10 @@ t.test('node gets the flags of that line, each as its own argument', async (t) =
   const argv = JSON.parse(execFileSync('/usr/bin/env', ['-S', `node ${flags}`, '-e', 'console.log(JSON.stringify(process.execArgv))'], { encoding: 'utf8' }))
   t.same(argv.slice(0, flags.split(/\s+/).length), flags.split(/\s+/))
 })
+
+t.test('a scheduled backup starts node with the same flags (it runs node itself, not the first line)', async (t) => {
+  const { drNodeFlags, scheduleSpec } = await import('../../src/backup/schedule-install.ts')
+  t.same(drNodeFlags(), shebang.replace(/^#!\/usr\/bin\/env -S node\s*/, '').split(/\s+/))
+  const spec = scheduleSpec({ cluster: 'c', file: '/etc/dr/c.yaml', stateDir: '/var/lib/dr', backup: { schedule: '0 */6 * * *' } } as never, {})
+  t.same(spec.dr, [process.execPath, ...drNodeFlags(), DR], 'node, the flags, bin/dr.js')
+})
