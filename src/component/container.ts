@@ -17,6 +17,9 @@ export async function tryInspect(t: Transport, name: string): Promise<ContainerI
   }
 }
 
+/** docker update's answers while a container in a restart loop dies under it (docker 20.10; runc's own words). */
+export const RESTART_LOOP_RACE = /cannot update a stopped container|runc did not terminate successfully: exit status \d+: container not running/i
+
 export class ContainerComponent implements Component {
   readonly kind = 'container' as const
   readonly host: string
@@ -57,12 +60,13 @@ export class ContainerComponent implements Component {
     if (!(await tryInspect(this.t, this.container))) return
     const secs = Math.max(1, Math.round((opts.timeoutMs ?? 30_000) / 1000))
     // A container in a restart loop (a removed member exits, its policy starts it again) can die between docker's
-    // "is it running" and the update: docker then answers "cannot update a stopped container". That one answer is
-    // retried for a few seconds; any other is an error.
+    // "is it running" and the update: docker then answers "cannot update a stopped container", or passes on runc's
+    // "container not running" when it dies during the update itself. Those answers are retried for a few seconds;
+    // any other is an error.
     for (let attempt = 1; ; attempt++) {
       const r = await this.t.$.with({ doing: `turn off the restart policy of ${this.container}` })`docker update --restart=no ${this.container}`.nothrow()
       if (r.ok) break
-      if (attempt >= 20 || !/cannot update a stopped container/i.test(r.stderr)) {
+      if (attempt >= 20 || !RESTART_LOOP_RACE.test(r.stderr)) {
         throw new DrError({ code: 'command.failed', message: `docker update --restart=no ${this.container} failed on ${this.host}`, host: this.host, stderr: r.stderr.trim(), exitStatus: r.exitCode, hint: `docker ps -a --filter name=${this.container} on ${this.host}` })
       }
       await new Promise((ok) => setTimeout(ok, 250))
