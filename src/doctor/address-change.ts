@@ -4,6 +4,7 @@
 // that decides whether the other members can carry the change (etcd's quorum is counted over the whole
 // membership, and the moved member is not part of it until it is fixed).
 import { parseFlags } from '../container/command-flags.ts'
+import { quorumOf } from '../inventory/site-loss.ts'
 
 export interface AddressMove {
   host: string
@@ -79,7 +80,7 @@ export interface MemberHealth {
  */
 export function quorumWithoutMoved(memberIds: string[], health: MemberHealth[], movedIds: string[]): { ok: boolean; healthy: number; needed: number; total: number } {
   const total = memberIds.length
-  const needed = Math.floor(total / 2) + 1
+  const needed = quorumOf(total)
   const healthy = health.filter((h) => h.healthy && memberIds.includes(h.id) && !movedIds.includes(h.id)).length
   return { ok: total > 0 && healthy >= needed, healthy, needed, total }
 }

@@ -13,6 +13,9 @@ import { findStaleContainers, parsePsRows, staleInspectFields, type StaleInspect
 /** etcd log lines that say a peer cannot be dialled or there is no leader (seed 000). */
 export const PEER_TROUBLE = /dial tcp [\d.]+:2380|no route to host|RAFT NO LEADER|lost the TCP streaming connection|failed to publish local member/
 
+/** The last few of those lines in an etcd log, each cut to 300 characters. */
+const peerTrouble = (log: string) => log.split('\n').filter((l) => PEER_TROUBLE.test(l)).slice(-6).map((l) => l.slice(0, 300))
+
 export async function localContainerView(host: string, container: string, etcdContainer: string): Promise<NodeContainerView | undefined> {
   const r = await runLocal(['docker', 'inspect', '--format', '{{json .NetworkSettings.Networks}}', container], { timeoutMs: 15_000 })
   if (!r.ok) return undefined // not a container on this machine: nothing to see here
@@ -20,7 +23,7 @@ export async function localContainerView(host: string, container: string, etcdCo
   const [network, ep] = Object.entries(nets)[0] ?? []
   if (!network) return undefined
   const logs = await runLocal(['docker', 'exec', container, 'docker', 'logs', '--tail', '200', etcdContainer], { timeoutMs: 15_000 })
-  const etcdLog = (logs.stdout + logs.stderr).split('\n').filter((l) => PEER_TROUBLE.test(l)).slice(-6).map((l) => l.slice(0, 300))
+  const etcdLog = peerTrouble(logs.stdout + logs.stderr)
   return { host, container, network, ip: ep.IPAddress ?? '', pinnedIp: ep.IPAMConfig?.IPv4Address || undefined, etcdLog }
 }
 
@@ -39,7 +42,7 @@ export async function collectEvidence(inv: Inventory, conns: Connections, out?: 
     const ids = [...new Set(findStaleContainers(ps, log).flatMap((f) => [...(f.holder ? [f.holder.id] : []), ...f.stale.map((r) => r.id)]))]
     // etcd's own complaints about its peers (a moved member's old address, seed 000's dial errors).
     const etcd = h.roles.includes('etcd') ? componentContainer(inv, facts, 'etcd') : undefined
-    const etcdLog = etcd ? (await t.$`docker logs --tail 300 ${etcd} 2>&1`.nothrow()).stdout.split('\n').filter((l) => PEER_TROUBLE.test(l)).slice(-6).map((l) => l.slice(0, 300)) : []
+    const etcdLog = etcd ? peerTrouble((await t.$`docker logs --tail 300 ${etcd} 2>&1`.nothrow()).stdout) : []
     let inspects: StaleInspect[] = []
     if (ids.length) {
       const r = await t.$`docker container inspect ${ids}`.nothrow()

@@ -13,15 +13,13 @@ import { spawn } from 'node:child_process'
 import { projectRoot } from '../core/paths.ts'
 import { DrError } from '../core/error.ts'
 import type { Output } from '../core/output.ts'
-import { readyz } from './api.ts'
 import { unknownCapIn } from './caps.ts'
 import { ETCD_CLIENT_PORT } from './controlplane.ts'
 import { docker, dockerExec } from './docker.ts'
-import { apiserverManifest, etcdManifest, installKubeadmPki, kubeadmKubeletBody, MANIFESTS, PKI, putManifest } from './flavor-kubeadm.ts'
+import { kubeadmKubeletBody, PKI, startStaticPodControlPlane } from './flavor-kubeadm.ts'
 import type { LabImages } from './images.ts'
 import { copyInto, labLabels, nodeRunArgs } from './nodes.ts'
-import { waitFor } from './wait-for.ts'
-import { controlplaneNodes, dockerVolumeName, etcdNodes, type LabNode, type LabPlan } from './topology.ts'
+import { dockerVolumeName, type LabNode, type LabPlan } from './topology.ts'
 
 /** Where containerd keeps its state in a kind node: a volume (an overlay snapshotter needs a real filesystem). */
 const CONTAINERD_ROOT = '/var/lib/containerd'
@@ -140,38 +138,15 @@ export function kindEtcdctl(args: string[]): string[] {
 
 const kubeletLog = (n: LabNode) => dockerExec(n.container, ['tail', '-n', '15', '/var/log/kubelet.log'], { nothrow: true }).then((r) => r.stdout + r.stderr)
 
-/** The kind control plane: PKI, manifests, the kubelet stand-in on containerd; waits for etcd and the apiservers. */
-export async function startKindControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output): Promise<void> {
-  await Promise.all(plan.nodes.map((n) => installKubeadmPki(plan, n, pkiDir)))
-  await Promise.all(
-    plan.nodes.map(async (n) => {
-      const have = await dockerExec(n.container, ['ls', MANIFESTS], { nothrow: true })
-      if (n.roles.includes('etcd') && !have.stdout.includes('etcd.yaml')) await putManifest(n, 'etcd', etcdManifest(plan, n, images.etcd))
-      if (n.roles.includes('controlplane') && !have.stdout.includes('kube-apiserver.yaml')) await putManifest(n, 'kube-apiserver', apiserverManifest(plan, n, images.hyperkube))
-      const installed = await dockerExec(n.container, ['test', '-s', KUBELET_ARGS], { nothrow: true })
-      if (!installed.ok) await installAgent(plan, n, images.hyperkube)
-    }),
-  )
-  for (const n of etcdNodes(plan)) {
-    await waitFor(
-      `etcd on ${n.name} did not become healthy`,
-      120_000,
-      async () => {
-        const r = await dockerExec(n.container, kindEtcdctl(['--command-timeout=3s', 'endpoint', 'health']), { nothrow: true, timeoutMs: 15_000 })
-        return r.ok && /is healthy/.test(r.stdout + r.stderr)
-      },
-      () => kubeletLog(n),
-      `look at /var/log/kubelet.log (the static-pod agent's log) and \`ctr -n k8s.io tasks ls\` in ${n.container}`,
-    )
-  }
-  out.progress(`etcd healthy on ${etcdNodes(plan).length} members (static pods on containerd); waiting for the kube-apiserver pods`)
-  for (const n of controlplaneNodes(plan)) {
-    await waitFor(
-      `kube-apiserver on ${n.name} did not become ready`,
-      90_000,
-      async () => (await readyz(pkiDir, n.ip)).ok,
-      async () => (await readyz(pkiDir, n.ip)).text + '\n' + (await kubeletLog(n)),
-      `look at /var/log/kubelet.log in ${n.container}`,
-    )
-  }
+/** The kind control plane: the kubeadm flavor's static pods, the kubelet stand-in a process of the node on containerd. */
+export function startKindControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output): Promise<void> {
+  return startStaticPodControlPlane(plan, images, pkiDir, out, {
+    runs: 'static pods on containerd',
+    async ensureKubelet(n) {
+      if (!(await dockerExec(n.container, ['test', '-s', KUBELET_ARGS], { nothrow: true })).ok) await installAgent(plan, n, images.hyperkube)
+    },
+    etcdctl: kindEtcdctl,
+    kubeletLog,
+    hint: (n) => `look at /var/log/kubelet.log (the static-pod agent's log) and \`ctr -n k8s.io tasks ls\` in ${n.container}`,
+  })
 }

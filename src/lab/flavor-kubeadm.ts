@@ -205,15 +205,29 @@ export function podEtcdctl(args: string[]): string[] {
 }
 
 
-/** The kubeadm control plane: PKI, manifests, the kubelet stand-in; waits for etcd and the apiservers. */
-export async function startKubeadmControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output): Promise<void> {
+/** What a static-pod flavor's nodes do their own way at start (kubeadm: the stand-in in the node's docker; kind: on containerd). */
+export interface StaticPodNodes {
+  /** How the pods run, for the progress line ("static pods", "static pods on containerd"). */
+  runs: string
+  /** Start the kubelet stand-in on the node unless it runs already. */
+  ensureKubelet(n: LabNode): Promise<void>
+  /** etcdctl against the node's own member, as a command run in the node. */
+  etcdctl(args: string[]): string[]
+  /** The last lines of the kubelet stand-in's log. */
+  kubeletLog(n: LabNode): Promise<string>
+  /** Where to look when the node's pods do not come up. */
+  hint(n: LabNode): string
+}
+
+/** A static-pod control plane: PKI, manifests, the kubelet stand-in; waits for etcd and the apiservers. */
+export async function startStaticPodControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output, nodes: StaticPodNodes): Promise<void> {
   await Promise.all(plan.nodes.map((n) => installKubeadmPki(plan, n, pkiDir)))
   await Promise.all(
     plan.nodes.map(async (n) => {
       const have = await dockerExec(n.container, ['ls', MANIFESTS], { nothrow: true })
       if (n.roles.includes('etcd') && !have.stdout.includes('etcd.yaml')) await putManifest(n, 'etcd', etcdManifest(plan, n, images.etcd))
       if (n.roles.includes('controlplane') && !have.stdout.includes('kube-apiserver.yaml')) await putManifest(n, 'kube-apiserver', apiserverManifest(plan, n, images.hyperkube))
-      if (!(await innerContainers(n)).has('kubelet')) await innerCreateAndStart(n, 'kubelet', kubeadmKubeletBody(plan, n, images.hyperkube))
+      await nodes.ensureKubelet(n)
     }),
   )
   for (const n of etcdNodes(plan)) {
@@ -221,24 +235,36 @@ export async function startKubeadmControlPlane(plan: LabPlan, images: LabImages,
       `etcd on ${n.name} did not become healthy`,
       120_000,
       async () => {
-        const r = await dockerExec(n.container, podEtcdctl(['--command-timeout=3s', 'endpoint', 'health']), { nothrow: true, timeoutMs: 15_000 })
+        const r = await dockerExec(n.container, nodes.etcdctl(['--command-timeout=3s', 'endpoint', 'health']), { nothrow: true, timeoutMs: 15_000 })
         return r.ok && /is healthy/.test(r.stdout + r.stderr)
       },
-      async () => (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'kubelet'], { nothrow: true })).stdout,
-      `look at \`dr lab ssh ${n.name} docker logs kubelet\` (the static-pod agent's log) and \`docker ps -a\` there`,
+      () => nodes.kubeletLog(n),
+      nodes.hint(n),
     )
   }
-  out.progress(`etcd healthy on ${etcdNodes(plan).length} members (static pods); waiting for the kube-apiserver pods`)
-  const pki = path.join(pkiDir)
+  out.progress(`etcd healthy on ${etcdNodes(plan).length} members (${nodes.runs}); waiting for the kube-apiserver pods`)
   for (const n of controlplaneNodes(plan)) {
     await waitFor(
       `kube-apiserver on ${n.name} did not become ready`,
       90_000,
-      async () => (await readyz(pki, n.ip)).ok,
-      async () => (await readyz(pki, n.ip)).text,
-      `look at \`dr lab ssh ${n.name} docker logs kubelet\``,
+      async () => (await readyz(pkiDir, n.ip)).ok,
+      async () => (await readyz(pkiDir, n.ip)).text + '\n' + (await nodes.kubeletLog(n)),
+      nodes.hint(n),
     )
   }
+}
+
+/** The kubeadm control plane (the stand-in a container of the node's docker), then kubeadm's own record. */
+export async function startKubeadmControlPlane(plan: LabPlan, images: LabImages, pkiDir: string, out: Output): Promise<void> {
+  await startStaticPodControlPlane(plan, images, pkiDir, out, {
+    runs: 'static pods',
+    async ensureKubelet(n) {
+      if (!(await innerContainers(n)).has('kubelet')) await innerCreateAndStart(n, 'kubelet', kubeadmKubeletBody(plan, n, images.hyperkube))
+    },
+    etcdctl: podEtcdctl,
+    kubeletLog: async (n) => (await docker(['exec', n.container, 'docker', 'logs', '--tail', '15', 'kubelet'], { nothrow: true })).stdout,
+    hint: (n) => `look at \`dr lab ssh ${n.name} docker logs kubelet\` (the static-pod agent's log) and \`docker ps -a\` there`,
+  })
   await uploadKubeadmConfig(plan, pkiDir)
 }
 
