@@ -103,22 +103,75 @@ try {
     ANSIBLE_NOCOLOR: '1',
   }
 
+  // Where the CPU goes: every one of the N hosts shares this machine's cores with the tool checking them, so the
+  // wall time holds the hosts' sshd and script as well as the tool's own work. The hosts' CPU is their containers'
+  // cgroups; the tool's is a cgroup of its own that the run starts in, so that what it leaves running counts too
+  // (Ansible's ControlPersist ssh masters detach from it and do the key exchanges). cgroup v1 cpuacct or v2.
+  const ids = sh(['docker', 'ps', '-q', '--no-trunc', '--filter', `label=dr.lab=${NAME}`]).stdout.split('\n').filter(Boolean)
+  const cpuOf = (dir: string): number | undefined => {
+    if (fs.existsSync(`${dir}/cpuacct.usage`)) return Number(fs.readFileSync(`${dir}/cpuacct.usage`, 'utf8')) / 1e9
+    if (fs.existsSync(`${dir}/cpu.stat`)) return Number(/usage_usec (\d+)/.exec(fs.readFileSync(`${dir}/cpu.stat`, 'utf8'))?.[1]) / 1e6
+    return undefined
+  }
+  const hostsCpuSecs = (): number | undefined => {
+    let sum = 0
+    for (const id of ids) {
+      const dir = [`/sys/fs/cgroup/cpuacct/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`, `/sys/fs/cgroup/docker/${id}`].find((d) => cpuOf(d) !== undefined)
+      if (!dir) return undefined
+      sum += cpuOf(dir)!
+    }
+    return sum
+  }
+  const cgRoot = ['/sys/fs/cgroup/cpuacct', '/sys/fs/cgroup'].find((d) => fs.existsSync(`${d}/cgroup.procs`))
+  let cgN = 0
+  /** A fresh cgroup for one run, or undefined where none can be made (then the tool's CPU is not printed). */
+  const runCgroup = (): string | undefined => {
+    if (!cgRoot) return undefined
+    const dir = path.join(cgRoot, `dr-bench-check-${process.pid}-${cgN++}`)
+    try {
+      fs.mkdirSync(dir)
+      return dir
+    } catch (e) {
+      console.log(`(no cgroup for the tools' own CPU: ${(e as Error).message})`)
+      return undefined
+    }
+  }
+  const dropCgroup = (dir: string) => {
+    const left = fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter(Boolean)
+    for (const pid of left) sh(['kill', pid])
+    for (let i = 0; i < 50 && fs.readFileSync(`${dir}/cgroup.procs`, 'utf8').trim(); i++) spawnSync('sleep', ['0.1'])
+    fs.rmdirSync(dir)
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   const time = (label: string, argv: string[], env: () => NodeJS.ProcessEnv, proof: (stdout: string) => string | undefined) => {
     const best: number[] = []
+    const own: number[] = []
+    const hostsCpu: number[] = []
     for (let i = 0; i < RUNS; i++) {
       const e = env()
+      const h0 = hostsCpuSecs()
       const s = Date.now()
-      const r = sh(argv, { env: e, cwd: ROOT })
+      const cg = runCgroup()
+      const r = sh(cg ? ['bash', '-c', 'echo $$ > "$CG/cgroup.procs" && exec "$@"', 'bench', ...argv] : argv, { env: { ...e, CG: cg }, cwd: ROOT })
       const secs = (Date.now() - s) / 1000
-      if (r.status !== 0 && r.status !== 5) throw new Error(`${label} failed (${r.status}): ${(r.stderr || r.stdout).slice(-1500)}`)
+      const h1 = hostsCpuSecs()
+      const { stdout, stderr } = r
+      if (r.status !== 0 && r.status !== 5) throw new Error(`${label} failed (${r.status}): ${(stderr || stdout).slice(-1500)}`)
       // A fast run that did not reach every host would be no figure at all.
-      const wrong = proof(r.stdout)
+      const wrong = proof(stdout)
       if (wrong) throw new Error(`${label}: ${wrong}`)
       best.push(secs)
+      if (cg) {
+        own.push(cpuOf(cg)!)
+        dropCgroup(cg)
+      }
+      if (h0 !== undefined && h1 !== undefined) hostsCpu.push(h1 - h0)
     }
     const min = Math.min(...best)
     console.log(`${label.padEnd(44)} best ${min.toFixed(2).padStart(6)} s   runs: ${best.map((x) => x.toFixed(2)).join(', ')}`)
-    return min
+    const cpu = { own: own.length ? median(own) : undefined, hosts: hostsCpu.length ? median(hostsCpu) : undefined }
+    console.log(`${''.padEnd(44)} CPU by median: its own processes ${cpu.own?.toFixed(2) ?? '?'} s; the ${N} hosts (sshd + the script) ${cpu.hosts?.toFixed(2) ?? '?'} s`)
+    return { secs: min, cpu }
   }
   const load = () => fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
   let cold = 0
@@ -134,11 +187,14 @@ try {
     return okHosts === N ? undefined : `the recap shows ${okHosts} of ${N} hosts ok`
   }
   console.log(`\n${N} hosts, ${FORKS} at a time, best of ${RUNS} (load average before: ${load()}, ${os.cpus().length} CPUs):`)
-  const drSecs = time('dr check preflight nodes', [process.execPath, path.join(ROOT, 'bin/dr.js'), 'check', 'preflight', 'nodes', '-i', invFile, '--json'], () => ({ CI: 'true' }), drProof)
+  const dr = time('dr check preflight nodes', [process.execPath, path.join(ROOT, 'bin/dr.js'), 'check', 'preflight', 'nodes', '-i', invFile, '--json'], () => ({ CI: 'true' }), drProof)
   console.log(`  (dr's own count of its checking, connections included: ${drInside.map((x) => x.toFixed(2)).join(', ')} s; the rest is node's start-up and exit)`)
-  const anSecs = time('ansible-playbook (1 raw task)', ['ansible-playbook', '-i', path.join(work, 'hosts.ini'), '-f', String(FORKS), path.join(work, 'check.yml')],
+  const an = time('ansible-playbook (1 raw task)', ['ansible-playbook', '-i', path.join(work, 'hosts.ini'), '-f', String(FORKS), path.join(work, 'check.yml')],
     () => ({ ...ansibleEnv, ANSIBLE_SSH_CONTROL_PATH_DIR: fs.mkdtempSync(path.join(work, `cp${cold++}-`)) }), anProof)
-  console.log(`\nratio: Ansible / dr = ${(anSecs / drSecs).toFixed(1)}×  (aim: ≥ 5×; load average after: ${load()})`)
+  console.log(`\nratio: Ansible / dr = ${(an.secs / dr.secs).toFixed(1)}×  (aim: ≥ 5×; load average after: ${load()})`)
+  if (an.cpu.own !== undefined && dr.cpu.own !== undefined)
+    console.log(`controller CPU: Ansible / dr = ${(an.cpu.own / dr.cpu.own).toFixed(1)}× (${an.cpu.own.toFixed(2)} s / ${dr.cpu.own.toFixed(2)} s). Here the ${N} hosts share these`)
+  console.log(`${os.cpus().length} cores with the tool, so their ${dr.cpu.hosts?.toFixed(2) ?? '?'} s (dr) and ${an.cpu.hosts?.toFixed(2) ?? '?'} s (Ansible) of sshd and script count in the wall times above.`)
 } finally {
   // BENCH_CHECK_KEEP=1 leaves the hosts and the inventory for profiling by hand (then run it again to clean up).
   if (process.env.BENCH_CHECK_KEEP === '1') console.log(`kept: ${N} hosts (label dr.lab=${NAME}), inventory ${path.join(work, 'inventory.yaml')}`)

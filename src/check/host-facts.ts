@@ -39,12 +39,23 @@ const section = (name: string) => `echo '@@${name}'`
 // are parsed here instead of through tail and awk, and docker is asked for its containers only when it answered.
 const CLOCK = 'echo "${EPOCHREALTIME:-$(date +%s.%N)}"'
 
+// docker: its CLI is a large Go binary, and `docker version` + `docker ps` were two thirds of the script's cost on
+// a host (about 25 ms of CPU for each). The Engine API on its socket answers both through one curl. The CLI
+// stays for what curl cannot do as docker would: DOCKER_HOST set, a socket we may not write (the CLI names the
+// permission problem), no curl. With no socket and no DOCKER_HOST there is no engine to ask.
+const SOCK = '/var/run/docker.sock'
+const DOCKER_CLI = `if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "$v"; ${section('ps')}; docker ps -a --no-trunc --format '{{.ID}}\\t{{.Names}}\\t{{.State}}\\t{{.Status}}\\t{{.Image}}' 2>/dev/null; else echo "$v"; fi`
+const DOCKER = [
+  `if [ -z "\${DOCKER_HOST:-}" ] && [ ! -S ${SOCK} ]; then echo 'docker is not running here: no ${SOCK}'`,
+  `elif [ -z "\${DOCKER_HOST:-}" ] && [ -w ${SOCK} ] && command -v curl >/dev/null; then ${section('dockerapi')}; curl -sS --max-time 10 --unix-socket ${SOCK} -w '\\n' http://docker/version 'http://docker/containers/json?all=1' 2>&1`,
+  `else ${DOCKER_CLI}; fi`,
+].join('\n')
+
 /** The script run on each host (pure), under bash. Every part fails soft: a missing tool leaves its section empty. */
 export function factsScript(s: FactsSpec): string {
   const parts = [
     section('time'), CLOCK,
-    section('docker'),
-    `if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "$v"; ${section('ps')}; docker ps -a --no-trunc --format '{{.ID}}\\t{{.Names}}\\t{{.State}}\\t{{.Status}}\\t{{.Image}}' 2>/dev/null; else echo "$v"; fi`,
+    section('docker'), DOCKER,
     section('df'), `d=${quote(s.dataDir)}; [ -e "$d" ] || d=/; df -P -B1 "$d" 2>&1`,
     section('swap'), '[ -r /proc/swaps ] && { read -r _; while read -r l; do echo "$l"; done; } < /proc/swaps',
     section('listen'), 'ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null',
@@ -80,6 +91,37 @@ function sections(raw: string): Map<string, string[]> {
   return m
 }
 
+interface EngineContainer {
+  Id: string
+  Names?: string[]
+  State: string
+  Status: string
+  Image: string
+}
+
+/** The Engine API's two answers, one line each: GET /version, then GET /containers/json?all=1 (as `docker ps -a`). */
+function engineApiAnswer(lines: string[], f: HostFacts) {
+  const [version, list] = lines.map((l) => {
+    try {
+      return l.startsWith('{') || l.startsWith('[') ? (JSON.parse(l) as unknown) : undefined
+    } catch (e) {
+      // A line cut short (curl's --max-time) is no answer; the text itself is kept below as the evidence.
+      return void e
+    }
+  })
+  const v = (version as { Version?: string } | undefined)?.Version
+  if (!v || !Array.isArray(list)) {
+    f.dockerError = lines.join('\n').trim() || 'the docker engine gave no answer on its socket'
+    return
+  }
+  f.dockerVersion = v
+  for (const c of list as EngineContainer[]) {
+    // Names holds the container's own "/name" and, for legacy links, "/other/alias" entries.
+    const name = c.Names?.find((n) => n.split('/').length === 2)?.slice(1)
+    if (name) f.containers.push({ id: c.Id, name, state: c.State, status: c.Status, image: c.Image })
+  }
+}
+
 export function parseFacts(raw: string, localBeforeMs: number, localAfterMs: number): HostFacts {
   const s = sections(raw)
   const get = (k: string) => s.get(k) ?? []
@@ -88,9 +130,12 @@ export function parseFacts(raw: string, localBeforeMs: number, localAfterMs: num
   f.clockMs = t0
   // The script's own run time after the first clock read is not uncertainty: take it off the round trip.
   if (t0 !== undefined && t1 !== undefined && t1 >= t0) f.localAfterMs = Math.max(localBeforeMs, localAfterMs - (t1 - t0))
-  const dv = get('docker').join('\n').trim()
-  if (/^\d+\.\d+/.test(dv)) f.dockerVersion = dv
-  else f.dockerError = dv || 'docker gave no answer'
+  if (s.has('dockerapi')) engineApiAnswer(get('dockerapi'), f)
+  else {
+    const dv = get('docker').join('\n').trim()
+    if (/^\d+\.\d+/.test(dv)) f.dockerVersion = dv
+    else f.dockerError = dv || 'docker gave no answer'
+  }
   // df's header, then its line (a long device name can wrap it onto two lines: the fields are counted from the end).
   const df = get('df').join(' ').split(/\s+/).slice(-6)
   if (df && df.length >= 6 && /^\d+$/.test(df[1])) {

@@ -95,3 +95,35 @@ t.test("the host's own addresses (hostname -I), absent when it said nothing", as
   t.equal(parseFacts('@@addrs\n@@end\n', 0, 1).addresses, undefined)
   t.match(factsScript({ dataDir: '/var/lib/etcd' }), /@@addrs'\nhostname -I/)
 })
+
+// Recorded on a lab master running etcd and kube-apiserver as RKE containers: the script asked the Engine
+// API on docker's socket with one curl (GET /version, GET /containers/json?all=1) instead of two docker CLI starts.
+t.test("docker's Engine API answer: the engine's version and every container as `docker ps -a` lists them", async (t) => {
+  const rec = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/check/facts-master1-engine-api.txt'), 'utf8')
+  const f = parseFacts(rec, 0, 1)
+  t.equal(f.dockerVersion, '20.10.24+dfsg1')
+  t.equal(f.dockerError, undefined)
+  const listed = JSON.parse(rec.split('\n').find((l) => l.startsWith('[{"Id"'))!) as Array<{ Names: string[] }>
+  t.equal(f.containers.length, listed.length)
+  t.ok(f.containers.length >= 2, 'the master runs etcd and kube-apiserver')
+  const api = f.containers.find((c) => c.name === 'kube-apiserver')!
+  t.match(api, { state: 'running', status: /^Up /, image: /^dr-lab\/hyperkube:/ })
+  t.match(api.id, /^[0-9a-f]{64}$/, 'the full id, as `docker ps --no-trunc` gives it')
+  t.ok(f.containers.some((c) => c.name === 'etcd'))
+  t.same(f.listening.includes(2379), true, 'the rest of the script is read as before')
+})
+
+t.test('no engine: the missing socket, or curl reaching none, is the evidence; a legacy link is not a second name', async (t) => {
+  const none = parseFacts("@@docker\ndocker is not running here: no /var/run/docker.sock\n@@df\n@@end\n", 0, 1)
+  t.equal(none.dockerVersion, undefined)
+  t.equal(none.dockerError, 'docker is not running here: no /var/run/docker.sock')
+  const refused = parseFacts("@@docker\n@@dockerapi\ncurl: (7) Failed to connect to docker port 80 after 0 ms: Couldn't connect to server\n@@end\n", 0, 1)
+  t.match(refused.dockerError, /^curl: \(7\) Failed to connect/)
+  t.same(refused.containers, [])
+  const linked = parseFacts(
+    '@@docker\n@@dockerapi\n{"Version":"24.0.5"}\n[{"Id":"ab","Names":["/web/db","/db"],"State":"exited","Status":"Exited (0) 1 minute ago","Image":"postgres"}]\n@@end\n',
+    0,
+    1,
+  )
+  t.same(linked.containers, [{ id: 'ab', name: 'db', state: 'exited', status: 'Exited (0) 1 minute ago', image: 'postgres' }])
+})
