@@ -13,6 +13,7 @@ import type { ContainerInspect } from '../container/inspect.ts'
 import { processArgv } from '../container/inspect.ts'
 import type { ClusterStatus } from '../etcd/status.ts'
 import { factsScript, parseFacts, type HostFacts } from './host-facts.ts'
+import { runtimeFor, runtimeName } from '../component/runtime.ts'
 import { certFilesOf, readCertFile, type CertInfo } from './certs.ts'
 
 export type Component = 'etcd' | 'apiserver'
@@ -49,8 +50,10 @@ export async function collectHost(inv: Inventory, t: Transport, h: Host): Promis
     const t0 = Date.now()
     const rep: HostReport = { host: h.name, inspects: {}, certs: [], durationMs: 0 }
     const isEtcd = h.roles.includes('etcd')
+    const runtime = runtimeName(inv, h.name)
     const script = factsScript({
       dataDir: inv.etcd.dataDir,
+      runtime,
       etcd: isEtcd ? { clientPort: inv.etcd.clientPort, ca: hostPath(inv.etcd.caFile, h), cert: hostPath(inv.etcd.certFile, h), key: hostPath(inv.etcd.keyFile, h) } : undefined,
     })
     // One command, one round trip: the clock is bracketed inside it (host-facts.ts).
@@ -62,9 +65,9 @@ export async function collectHost(inv: Inventory, t: Transport, h: Host): Promis
       const ran = /^@@end$/m.test(res.stdout)
       rep.sudo = { used: true, ok: ran, detail: ran ? 'sudo -n works' : (res.stderr.trim().split('\n')[0] || `the facts command exited with ${res.exitCode}`) }
     }
-    const wanted: Array<[Component, string | undefined]> = []
-    if (isEtcd) wanted.push(['etcd', componentContainer(inv, rep.facts, 'etcd')])
-    if (h.roles.includes('controlplane')) wanted.push(['apiserver', componentContainer(inv, rep.facts, 'apiserver')])
+    const mine: Component[] = [...(isEtcd ? ['etcd' as const] : []), ...(h.roles.includes('controlplane') ? ['apiserver' as const] : [])]
+    if (runtime === 'containerd') await containerdPods(t, inv, h, mine, rep)
+    const wanted: Array<[Component, string | undefined]> = runtime === 'containerd' ? [] : mine.map((c) => [c, componentContainer(inv, rep.facts, c)])
     const names = wanted.map(([, n]) => n).filter((n): n is string => !!n)
     if (names.length) {
       const ins = await t.$`docker container inspect ${names}`.nothrow()
@@ -82,6 +85,27 @@ export async function collectHost(inv: Inventory, t: Transport, h: Host): Promis
     rep.certs = await Promise.all(files.filter((f) => !seen.has(f.path) && seen.add(f.path)).map((f) => readCertFile(t, f)))
     rep.durationMs = Date.now() - t0
     return rep
+}
+
+/**
+ * containerd (kind): `ctr` has no `ps -a` that names containers, so the control-plane pods' containers are listed
+ * through the static-pod runtime (component/runtime.ts) and named as the kubelet names them on docker,
+ * k8s_<container>_<pod>_<id>, for the checks and the evidence. Their inspect shape carries the argv the
+ * certificate checks read.
+ */
+async function containerdPods(t: Transport, inv: Inventory, h: Host, mine: Component[], rep: HostReport) {
+  if (!rep.facts?.runtimeVersion) return
+  const rt = runtimeFor(inv, h.name)
+  for (const c of mine) {
+    const container = c === 'etcd' ? 'etcd' : 'kube-apiserver'
+    const list = await rt.containers(t, container, 'kube-system')
+    for (const x of list) {
+      const pod = x.Config?.Labels?.['io.kubernetes.pod.name'] ?? 'unknown'
+      rep.facts.containers.push({ id: x.Id, name: `k8s_${container}_${pod}_${x.Id.slice(0, 12)}`, state: x.State?.Status ?? 'unknown', status: x.State?.Status ?? 'unknown', image: x.Image ?? '' })
+    }
+    const found = list.find((x) => x.State?.Running) ?? list[0]
+    if (found) rep.inspects[c] = found
+  }
 }
 
 const errorOf = (e: DrError) => ({ code: e.code, message: e.message, hint: e.hint })

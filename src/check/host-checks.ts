@@ -1,4 +1,4 @@
-// Node checks over the facts one host reported (pure): docker, disk, swap, clock skew, listening ports, and the
+// Node checks over the facts one host reported (pure): the container runtime (docker or containerd), disk, swap, clock skew, listening ports, and the
 // control-plane containers the host's roles call for.
 import type { Host, Inventory } from '../inventory/types.ts'
 import type { HostFacts } from './host-facts.ts'
@@ -33,13 +33,15 @@ export function expectedContainers(inv: Inventory, h: Host): string[] {
 export function hostChecks(inv: Inventory, h: Host, f: HostFacts, medianOffsetMs: number): CheckResult[] {
   const out: CheckResult[] = []
   const s = h.name
-  if (f.dockerVersion) out.push(ok('preflight', 'docker-running', s, `docker ${f.dockerVersion} answers`))
-  else out.push(problem('fail', 'preflight', 'docker-running', s, 'docker does not answer', `start it: sudo systemctl start docker (on ${s})`, [f.dockerError ?? '']))
+  const rt = f.runtime
+  const running = `${rt}-running`
+  if (f.runtimeVersion) out.push(ok('preflight', running, s, `${rt} ${f.runtimeVersion} answers`))
+  else out.push(problem('fail', 'preflight', running, s, `${rt} does not answer`, `start it: sudo systemctl start ${rt} (on ${s})`, [f.runtimeError ?? '']))
 
   if (f.df) {
     const free = f.df.availBytes / f.df.sizeBytes
     const what = `${gb(f.df.availBytes)} free of ${gb(f.df.sizeBytes)} on ${f.df.mount} (${f.df.filesystem})`
-    const fix = `free space on ${f.df.mount}: old images (docker image prune), logs; then compact and defragment etcd`
+    const fix = `free space on ${f.df.mount}: old images (${rt === 'docker' ? 'docker image prune' : 'crictl rmi --prune'}), logs; then compact and defragment etcd`
     if (!h.roles.includes('etcd')) out.push(ok('nodes', 'disk-free', s, what))
     else if (free < DISK_FAIL_FREE) out.push(problem('fail', 'nodes', 'disk-free', s, `etcd data filesystem nearly full: ${what}`, fix))
     else if (free < DISK_WARN_FREE) out.push(problem('warn', 'nodes', 'disk-free', s, `etcd data filesystem below ${DISK_WARN_FREE * 100}% free: ${what}`, fix))
@@ -65,7 +67,7 @@ export function hostChecks(inv: Inventory, h: Host, f: HostFacts, medianOffsetMs
   const want = expectedPorts(inv, h)
   if (want.length) {
     const missing = want.filter((p) => !f.listening.includes(p))
-    if (missing.length) out.push(problem('fail', 'nodes', 'ports', s, `not listening on ${missing.join(', ')}`, `look at the containers that own them: docker ps -a; docker logs --tail 50 <name> on ${s}`, [`listening: ${f.listening.join(' ')}`]))
+    if (missing.length) out.push(problem('fail', 'nodes', 'ports', s, `not listening on ${missing.join(', ')}`, `look at the containers that own them: ${rt === 'docker' ? 'docker ps -a; docker logs --tail 50 <name>' : 'ctr -n k8s.io tasks ls; the logs under /var/log/pods/'} on ${s}`, [`listening: ${f.listening.join(' ')}`]))
     else out.push(ok('nodes', 'ports', s, `listening on ${want.join(', ')}`))
   }
 

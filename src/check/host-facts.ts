@@ -10,8 +10,10 @@ export interface HostFacts {
   clockMs?: number
   localBeforeMs: number
   localAfterMs: number
-  dockerVersion?: string
-  dockerError?: string
+  /** The runtime asked: docker's engine, or containerd (kind nodes). Its version when it answered, else the error. */
+  runtime: 'docker' | 'containerd'
+  runtimeVersion?: string
+  runtimeError?: string
   /** df of the etcd data dir (or / when it does not exist). */
   df?: { filesystem: string; sizeBytes: number; availBytes: number; usedPercent: number; mount: string }
   /** Active swap devices (lines of /proc/swaps after the header). */
@@ -29,6 +31,8 @@ export interface HostFacts {
 
 export interface FactsSpec {
   dataDir: string
+  /** The host's container runtime (component/runtime.ts): docker, or containerd asked through `ctr` (kind). */
+  runtime?: 'docker' | 'containerd'
   etcd?: { clientPort: number; ca: string; cert: string; key: string }
 }
 
@@ -51,11 +55,14 @@ const DOCKER = [
   `else ${DOCKER_CLI}; fi`,
 ].join('\n')
 
+// containerd (kind): ctr waits 10 s by default for a containerd that is not there (a stale socket file stays).
+const CONTAINERD = 'ctr --connect-timeout 3s version 2>&1'
+
 /** The script run on each host (pure), under bash. Every part fails soft: a missing tool leaves its section empty. */
 export function factsScript(s: FactsSpec): string {
   const parts = [
     section('time'), CLOCK,
-    section('docker'), DOCKER,
+    ...(s.runtime === 'containerd' ? [section('containerd'), CONTAINERD] : [section('docker'), DOCKER]),
     section('df'), `d=${quote(s.dataDir)}; [ -e "$d" ] || d=/; df -P -B1 "$d" 2>&1`,
     section('swap'), '[ -r /proc/swaps ] && { read -r _; while read -r l; do echo "$l"; done; } < /proc/swaps',
     section('listen'), 'ss -ltnH 2>/dev/null || netstat -ltn 2>/dev/null',
@@ -111,10 +118,10 @@ function engineApiAnswer(lines: string[], f: HostFacts) {
   })
   const v = (version as { Version?: string } | undefined)?.Version
   if (!v || !Array.isArray(list)) {
-    f.dockerError = lines.join('\n').trim() || 'the docker engine gave no answer on its socket'
+    f.runtimeError = lines.join('\n').trim() || 'the docker engine gave no answer on its socket'
     return
   }
-  f.dockerVersion = v
+  f.runtimeVersion = v
   for (const c of list as EngineContainer[]) {
     // Names holds the container's own "/name" and, for legacy links, "/other/alias" entries.
     const name = c.Names?.find((n) => n.split('/').length === 2)?.slice(1)
@@ -125,16 +132,23 @@ function engineApiAnswer(lines: string[], f: HostFacts) {
 export function parseFacts(raw: string, localBeforeMs: number, localAfterMs: number): HostFacts {
   const s = sections(raw)
   const get = (k: string) => s.get(k) ?? []
-  const f: HostFacts = { localBeforeMs, localAfterMs, swap: get('swap'), listening: [], containers: [], raw }
+  const f: HostFacts = { localBeforeMs, localAfterMs, runtime: s.has('containerd') ? 'containerd' : 'docker', swap: get('swap'), listening: [], containers: [], raw }
   const [t0, t1] = [clockReadingMs(get('time')[0]), clockReadingMs(get('timeend')[0])]
   f.clockMs = t0
   // The script's own run time after the first clock read is not uncertainty: take it off the round trip.
   if (t0 !== undefined && t1 !== undefined && t1 >= t0) f.localAfterMs = Math.max(localBeforeMs, localAfterMs - (t1 - t0))
-  if (s.has('dockerapi')) engineApiAnswer(get('dockerapi'), f)
+  if (s.has('containerd')) {
+    // `ctr version`: a Client: block, then a Server: block only when containerd answered.
+    const out = get('containerd')
+    const server = out.findIndex((l) => l.trim() === 'Server:')
+    const v = server >= 0 ? /^\s*Version:\s*(\S+)/.exec(out[server + 1] ?? '')?.[1] : undefined
+    if (v) f.runtimeVersion = v
+    else f.runtimeError = out.filter((l) => !/^\s|^Client:/.test(l)).join('\n').trim() || 'containerd gave no answer (ctr version)'
+  } else if (s.has('dockerapi')) engineApiAnswer(get('dockerapi'), f)
   else {
     const dv = get('docker').join('\n').trim()
-    if (/^\d+\.\d+/.test(dv)) f.dockerVersion = dv
-    else f.dockerError = dv || 'docker gave no answer'
+    if (/^\d+\.\d+/.test(dv)) f.runtimeVersion = dv
+    else f.runtimeError = dv || 'docker gave no answer'
   }
   // df's header, then its line (a long device name can wrap it onto two lines: the fields are counted from the end).
   const df = get('df').join(' ').split(/\s+/).slice(-6)

@@ -6,7 +6,7 @@ import type { Connections } from '../transport/connect.ts'
 import type { Output } from '../core/output.ts'
 import { runLocal } from '../transport/local.ts'
 import { runChecks } from '../check/run.ts'
-import { componentContainer } from '../check/collect.ts'
+import { runtimeFor } from '../component/runtime.ts'
 import { nodeContainerOf, type DoctorEvidence, type NodeContainerView } from './detect.ts'
 import { findStaleContainers, parsePsRows, staleInspectFields, type StaleInspect } from './stale-container.ts'
 
@@ -41,8 +41,9 @@ export async function collectEvidence(inv: Inventory, conns: Connections, out?: 
     const ps = parsePsRows((facts?.containers ?? []).map((c) => `${c.id}\t${c.name}\t${c.state}\t${c.status}`).join('\n'))
     const ids = [...new Set(findStaleContainers(ps, log).flatMap((f) => [...(f.holder ? [f.holder.id] : []), ...f.stale.map((r) => r.id)]))]
     // etcd's own complaints about its peers (a moved member's old address, seed 000's dial errors).
-    const etcd = h.roles.includes('etcd') ? componentContainer(inv, facts, 'etcd') : undefined
-    const etcdLog = etcd ? peerTrouble((await t.$`docker logs --tail 300 ${etcd} 2>&1`.nothrow()).stdout) : []
+    // Read through the host's runtime (docker, or containerd's pod log on kind), from the container check found.
+    const etcd = h.roles.includes('etcd') ? run.hosts.find((x) => x.host === h.name)?.inspects.etcd : undefined
+    const etcdLog = etcd ? peerTrouble(await runtimeFor(inv, h.name).logs(t, etcd, 300)) : []
     let inspects: StaleInspect[] = []
     if (ids.length) {
       const r = await t.$`docker container inspect ${ids}`.nothrow()

@@ -2,7 +2,7 @@
 // `dr status` reads every member over the docker-exec transport; `dr failover --site B` rebuilds etcd on master3's
 // static pod through containerd; a second run changes nothing; a returning site A is fenced (its pods stopped
 // through containerd). Before that, a backup is verified and restored (etcdctl of the etcd image, run with ctr). Every check is made from outside dr too: `ctr -n k8s.io` in the node, etcdctl of the node,
-// the manifests on disk.
+// the manifests on disk. `dr check` asks containerd, not docker, and finds the static pods through ctr.
 import t from 'tap'
 import fs from 'node:fs'
 import YAML from 'yaml'
@@ -54,6 +54,36 @@ t.test('a kind lab: containerd only, no sshd, a docker-exec inventory; dr status
   t.equal(st.code, 0, st.stderr)
   const members = st.json().members as Array<{ host: string; reachable: boolean; quorumRead: boolean; listed: boolean }>
   t.same(members.map((m) => [m.host, m.reachable, m.quorumRead, m.listed]), [['master1', true, true, true], ['master2', true, true, true], ['master3', true, true, true]], 'every member read')
+})
+
+t.test('dr check on containerd: the runtime asked is containerd, the static pods found through ctr; a stopped containerd is named', async (t) => {
+  type Result = { category: string; check: string; subject: string; status: string; message: string; evidence?: string[] }
+  const all = await dr(['check', 'preflight', 'nodes', 'etcd', 'kubernetes', '--json'])
+  t.equal(all.code, 0, all.stdout.slice(-2000))
+  const rs = all.json().results as Result[]
+  t.same(rs.filter((r) => r.status !== 'ok'), [], 'every check OK on a healthy kind lab')
+  const hosts = ['master1', 'master2', 'node1', 'master3', 'node2']
+  const version = (await lab.sh('node1', "ctr version | sed -n '/^Server:/,$p' | awk '/Version:/ {print $2}'")).trim()
+  for (const h of hosts) t.match(rs.find((r) => r.check === 'containerd-running' && r.subject === h)?.message, `containerd ${version} answers`, `${h}: containerd asked, not docker`)
+  t.notOk(rs.some((r) => r.check === 'docker-running'), 'no docker check on nodes without docker')
+  for (const m of ['master1', 'master2', 'master3']) {
+    const containers = rs.filter((r) => r.check === 'container' && r.subject === m).map((r) => r.message.split(' ')[0]).sort()
+    t.same(containers, ['etcd', 'kube-apiserver'], `${m}: both static pods found running`)
+    t.ok(rs.some((r) => r.check === 'cert-expiry' && r.subject === m && r.message.startsWith(`${PKI}/etcd/server.crt`)), `${m}: the certificate named in etcd's argv, read from the ctr spec`)
+  }
+
+  // containerd stopped on a worker (its init starts it again below): FAIL, with ctr's own words as the evidence.
+  await lab.sh('node1', 'pkill -x containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done')
+  t.teardown(() => lab.sh('node1', 'pgrep -x containerd >/dev/null || (containerd >>/var/log/containerd.log 2>&1 &); until ctr version >/dev/null 2>&1; do sleep 0.2; done'))
+  const down = await dr(['check', 'preflight', '--json'])
+  t.equal(down.code, 5, 'a FAIL is exit 5')
+  const r = (down.json().results as Result[]).find((x) => x.check === 'containerd-running' && x.subject === 'node1')!
+  t.equal(r.status, 'fail')
+  t.match(r.evidence?.join('\n'), /containerd\.sock/, "ctr's error names the socket it could not reach")
+  t.match(JSON.stringify(r), /systemctl start containerd/)
+  await lab.sh('node1', '(containerd >>/var/log/containerd.log 2>&1 &); until ctr version >/dev/null 2>&1; do sleep 0.2; done')
+  const back = await dr(['check', 'preflight', '--json'])
+  t.equal(back.code, 0, 'OK again once containerd runs')
 })
 
 t.test('backup now --verify and backup restore on containerd (etcdctl of the etcd image, run with ctr)', async (t) => {

@@ -10,7 +10,7 @@ const raw = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/check/fa
 
 t.test('facts from the recorded script output', async (t) => {
   const f = parseFacts(`@@time\n1764628000123456789\n${raw}`, 1764628000000, 1764628000200)
-  t.equal(f.dockerVersion, '20.10.24+dfsg1')
+  t.equal(f.runtimeVersion, '20.10.24+dfsg1')
   t.match(f.df, { filesystem: 'overlay', sizeBytes: 270553174016, availBytes: 76436611072, usedPercent: 30, mount: '/' })
   t.same(f.swap, [])
   t.same(f.listening, [22, 33851])
@@ -101,8 +101,8 @@ t.test("the host's own addresses (hostname -I), absent when it said nothing", as
 t.test("docker's Engine API answer: the engine's version and every container as `docker ps -a` lists them", async (t) => {
   const rec = fs.readFileSync(path.join(import.meta.dirname, '../fixtures/check/facts-master1-engine-api.txt'), 'utf8')
   const f = parseFacts(rec, 0, 1)
-  t.equal(f.dockerVersion, '20.10.24+dfsg1')
-  t.equal(f.dockerError, undefined)
+  t.equal(f.runtimeVersion, '20.10.24+dfsg1')
+  t.equal(f.runtimeError, undefined)
   const listed = JSON.parse(rec.split('\n').find((l) => l.startsWith('[{"Id"'))!) as Array<{ Names: string[] }>
   t.equal(f.containers.length, listed.length)
   t.ok(f.containers.length >= 2, 'the master runs etcd and kube-apiserver')
@@ -115,10 +115,10 @@ t.test("docker's Engine API answer: the engine's version and every container as 
 
 t.test('no engine: the missing socket, or curl reaching none, is the evidence; a legacy link is not a second name', async (t) => {
   const none = parseFacts("@@docker\ndocker is not running here: no /var/run/docker.sock\n@@df\n@@end\n", 0, 1)
-  t.equal(none.dockerVersion, undefined)
-  t.equal(none.dockerError, 'docker is not running here: no /var/run/docker.sock')
+  t.equal(none.runtimeVersion, undefined)
+  t.equal(none.runtimeError, 'docker is not running here: no /var/run/docker.sock')
   const refused = parseFacts("@@docker\n@@dockerapi\ncurl: (7) Failed to connect to docker port 80 after 0 ms: Couldn't connect to server\n@@end\n", 0, 1)
-  t.match(refused.dockerError, /^curl: \(7\) Failed to connect/)
+  t.match(refused.runtimeError, /^curl: \(7\) Failed to connect/)
   t.same(refused.containers, [])
   const linked = parseFacts(
     '@@docker\n@@dockerapi\n{"Version":"24.0.5"}\n[{"Id":"ab","Names":["/web/db","/db"],"State":"exited","Status":"Exited (0) 1 minute ago","Image":"postgres"}]\n@@end\n',
@@ -126,4 +126,17 @@ t.test('no engine: the missing socket, or curl reaching none, is the evidence; a
     1,
   )
   t.same(linked.containers, [{ id: 'ab', name: 'db', state: 'exited', status: 'Exited (0) 1 minute ago', image: 'postgres' }])
+})
+
+t.test("containerd (kind): `ctr version`'s Server block is the runtime's answer; without one, ctr's error is the evidence", async (t) => {
+  const s = factsScript({ dataDir: '/var/lib/etcd', runtime: 'containerd' })
+  t.match(s, /ctr --connect-timeout 3s version/)
+  t.notMatch(s, /docker/, 'no docker on a containerd node')
+  // Recorded on a lab kind node.
+  const up = parseFacts('@@containerd\nClient:\n  Version:  1.6.20~ds1\n  Revision: 1.6.20~ds1-1+deb12u3\n  Go version: go1.19.8\n\nServer:\n  Version:  1.6.20~ds1\n  Revision: 1.6.20~ds1-1+deb12u3\n  UUID: 247d9459\n@@end\n', 0, 1)
+  t.match(up, { runtime: 'containerd', runtimeVersion: '1.6.20~ds1', runtimeError: undefined })
+  const down = parseFacts('@@containerd\nClient:\n  Version:  1.6.20~ds1\n  Revision: 1.6.20~ds1-1+deb12u3\n  Go version: go1.19.8\nctr: failed to dial "/run/containerd/containerd.sock": context deadline exceeded\n@@end\n', 0, 1)
+  t.equal(down.runtimeVersion, undefined)
+  t.equal(down.runtimeError, 'ctr: failed to dial "/run/containerd/containerd.sock": context deadline exceeded', 'the client block is not the error')
+  t.equal(parseFacts('@@docker\n@@dockerapi\n{"Version":"24.0.5"}\n[]\n@@end\n', 0, 1).runtime, 'docker')
 })
