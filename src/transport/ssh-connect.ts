@@ -1,5 +1,6 @@
 // Open an ssh2 connection to one host: host key verified (host-key.ts), a key file, its passphrase, or the agent
 // (never forwarded), through a jump host's forwarded stream when there is one. Failures become plain DrErrors.
+import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -24,6 +25,10 @@ export interface Via {
   host: string
   open(address: string, port: number): Promise<NodeJS.ReadWriteStream>
 }
+
+// The same key for every host of a fan-out: read once (synchronously: a small file, see host-key.ts).
+const keys = new Map<string, Buffer>()
+const readKey = (file: string): Buffer => keys.get(file) ?? keys.set(file, fs.readFileSync(file)).get(file)!
 
 /** OpenSSH's default identities, used when the inventory names no key and no agent. */
 async function defaultIdentity(): Promise<string | undefined> {
@@ -65,7 +70,7 @@ export async function openClient(target: SshTarget, via?: Via): Promise<{ client
     }
     if (s.identityFile) {
       try {
-        cfg.privateKey = await fsp.readFile(s.identityFile)
+        cfg.privateKey = readKey(s.identityFile)
       } catch (e) {
         throw new DrError({
           code: 'ssh.key-unreadable',
