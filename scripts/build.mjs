@@ -37,9 +37,9 @@ const EXTERNAL = [
   'protobufjs',
   // ssh2's optional native helper (a compiled addon; ssh2 works without it). ssh2 itself is bundled.
   'cpu-features',
-  // Large and loaded only by the commands that use them (kubectl-like reads, the S3 store): bundling would only
-  // lengthen the build.
-  '@kubernetes/client-node',
+  // Large and loaded only by the S3 store: bundling would only lengthen the build. (@kubernetes/client-node is
+  // bundled, into a chunk of its own loaded when first used: from node_modules it took 0.33 s to load here against
+  // 0.1 s bundled, and a failover loads it on its critical path.)
   '@aws-sdk/*',
   // Build and development tools.
   'tsx',

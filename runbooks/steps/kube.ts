@@ -5,7 +5,7 @@
 import fs from 'node:fs'
 import { DrError } from '../../src/core/error.ts'
 import type { Inventory } from '../../src/inventory/types.ts'
-import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, readyzAnonymous, serverVersion } from '../../src/kube/client.ts'
+import { addTaint, connectKube, getHealth, hasTaint, nodeForHost, OUT_OF_SERVICE, readyzAnonymous, serverVersion, type KubeConnection } from '../../src/kube/client.ts'
 import { chooseEviction, type EvictionChoice } from '../../src/kube/eviction.ts'
 import type { V1Node, V1Pod } from '@kubernetes/client-node'
 import { withoutNodes, writeRkeConfig } from '../../src/kube/rke-config.ts'
@@ -65,13 +65,23 @@ async function apiserverReady(ctx: StepContext<unknown>, host: string): Promise<
   return (await apiserverReadyz(ctx, host)).status === 200
 }
 
+/** How often a restarting apiserver's /readyz is asked: each ask is one request through the open tunnel. */
+const READY_POLL_MS = 200
+
 async function waitApiserverReady(ctx: StepContext<unknown>, host: string, timeoutMs: number): Promise<number> {
   const started = Date.now()
   let last = { status: 0, body: '' }
-  while (Date.now() - started < timeoutMs) {
-    last = await apiserverReadyz(ctx, host)
-    if (last.status === 200) return Date.now() - started
-    await new Promise((r) => setTimeout(r, 500))
+  // One tunnel for the whole wait (each request opens its own channel through it, so it outlives an apiserver
+  // restart); anonymous probes, without a kubeconfig, set theirs up each time.
+  const k = ctx.inv.kubernetes.kubeconfig ? await connectKube(ctx.conns, ctx.inv, host) : undefined
+  try {
+    while (Date.now() - started < timeoutMs) {
+      last = k ? await getHealth(k.kc, '/readyz') : await apiserverReadyz(ctx, host)
+      if (last.status === 200) return Date.now() - started
+      await new Promise((r) => setTimeout(r, READY_POLL_MS))
+    }
+  } finally {
+    await k?.close()
   }
   throw new DrError({
     code: 'kube.not-ready',
@@ -167,6 +177,39 @@ interface NodeWork {
 }
 
 const POD_GC_TIMEOUT_MS = 120_000
+/** How long the apply itself keeps releasing pods the taint manager is still marking (then verify waits on). */
+const RELEASE_WAIT_MS = 15_000
+
+/**
+ * Force-delete (grace 0) the pods bound to lost Nodes that the pod GC would delete: orphans, whose Node is gone,
+ * and pods already terminating on a Node tainted out-of-service (kube-controller-manager's gcOrphaned and
+ * gcTerminating). The pod GC runs every 20 s and quarantines an orphan's Node for 40 s first; the site is known
+ * lost (fenced, or unreachable with quorum gone), so nothing is gained by waiting for it, and a StatefulSet's
+ * replacement cannot start before its old pod is gone. A pod not yet marked is left to the taint manager, retried
+ * until `deadline`. Returns how many were deleted.
+ */
+async function releasePods(k: KubeConnection, lostNodes: Set<string>, deadline: number): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const [pods, nodes] = await Promise.all([k.api.listPodForAllNamespaces(), k.api.listNode()])
+    const present = new Set(nodes.items.map((n) => n.metadata!.name!))
+    const stuck = pods.items.filter((p) => lostNodes.has(p.spec?.nodeName ?? ''))
+    const due = stuck.filter((p) => !present.has(p.spec!.nodeName!) || p.metadata?.deletionTimestamp)
+    await Promise.all(
+      due.map((p) =>
+        k.api.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).then(
+          () => void deleted++,
+          (e) => {
+            // Gone already (its kubelet or the pod GC got there first): what was wanted.
+            if ((e as { code?: number }).code !== 404) throw e
+          },
+        ),
+      ),
+    )
+    if (stuck.length === due.length || Date.now() > deadline) return deleted
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
 
 /**
  * Move the lost site's pods. The method follows the server's version (src/kube/eviction.ts): the out-of-service
@@ -178,8 +221,8 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
   if (!via) return []
   // Names of the lost Nodes seen in this run (a Node found by address may be named differently from its host).
   const lostNames = new Set(deadHosts)
-  const work = async (ctx: StepContext<F>): Promise<NodeWork> => {
-    const k = await connectKube(ctx.conns, ctx.inv, via)
+  const work = async (ctx: StepContext<F>, open?: KubeConnection): Promise<NodeWork> => {
+    const k = open ?? (await connectKube(ctx.conns, ctx.inv, via))
     try {
       const choice = chooseEviction(await serverVersion(k.kc, via), deleteNodes)
       const nodes = (await k.api.listNode()).items
@@ -198,9 +241,10 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
       out.stuck = pods.filter((p) => lostNames.has(p.spec?.nodeName ?? ''))
       return out
     } finally {
-      await k.close()
+      if (!open) await k.close()
     }
   }
+  let forced = 0
   const verb = (w: NodeWork) => (w.choice.method === 'delete-node' ? 'delete' : 'taint node.kubernetes.io/out-of-service=nodeshutdown:NoExecute on')
   return [
     {
@@ -212,7 +256,7 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
       async check(ctx) {
         if (skippingKubernetes(ctx)) return []
         if (!ctx.inv.kubernetes.kubeconfig) throw noCredentials("move the lost site's pods (taint or delete its Nodes)")
-        const deferred = () => deadHosts.map((h) => ({ host: via, summary: `once the apiserver on ${via} is ready: read its version, then taint Node ${h} out-of-service (>= 1.26) or delete it (older)` }))
+        const deferred = () => deadHosts.map((h) => ({ host: via, summary: `once the apiserver on ${via} is ready: read its version, then taint Node ${h} out-of-service (>= 1.26) or delete it (older), and force-delete its pods the pod GC would remove` }))
         // In a plan where earlier steps change etcd or the apiservers, what the apiserver says now (if it answers at
         // all without quorum) is not what this step will find: say what it will do. The apply checks for real.
         if (ctx.planning && ctx.willChange?.size) return deferred()
@@ -225,18 +269,17 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
           return deferred()
         }
         const changes = w.todo.map((n) => ({ host: via, summary: `${verb(w)} Node ${n.metadata!.name} — ${w.choice.reason}`, destructive: w.choice.method === 'delete-node' }))
-        if (w.stuck.length) changes.push({ host: via, summary: `wait until the ${w.stuck.length} pod(s) still bound to lost Nodes are removed`, destructive: false })
+        if (w.stuck.length) changes.push({ host: via, summary: `force-delete the ${w.stuck.length} pod(s) still bound to lost Nodes once orphaned or terminating (as the pod GC would, 20–60 s later), and wait until none is left`, destructive: true })
         return changes
       },
       async apply(ctx) {
         await waitApiserverReady(ctx as StepContext<unknown>, via, 60_000)
-        const w = await work(ctx)
         const k = await connectKube(ctx.conns, ctx.inv, via)
         try {
-          for (const n of w.todo) {
-            if (w.choice.method === 'delete-node') await k.api.deleteNode({ name: n.metadata!.name! })
-            else await addTaint(k.api, n, OUT_OF_SERVICE)
-          }
+          const w = await work(ctx, k)
+          // Each Node is its own object: the requests go out together.
+          await Promise.all(w.todo.map((n) => (w.choice.method === 'delete-node' ? k.api.deleteNode({ name: n.metadata!.name! }) : addTaint(k.api, n, OUT_OF_SERVICE))))
+          forced = await releasePods(k, lostNames, Date.now() + RELEASE_WAIT_MS)
         } finally {
           await k.close()
         }
@@ -261,7 +304,8 @@ export function nodeSteps<F>(deadHosts: string[], deleteNodes: boolean, viaHosts
         }
         const handled = w.choice.method === 'delete-node' ? `Nodes deleted (or gone): ${[...lostNames].filter((n) => !w.handled.includes(n)).join(', ')}` : `tainted out-of-service: ${w.handled.join(', ')}`
         const missing = w.notFound.length && w.choice.method === 'taint-out-of-service' ? `; NO Node found for ${w.notFound.join(', ')} (by name or InternalIP)` : ''
-        return `${w.choice.method === 'delete-node' ? 'deleted' : 'tainted'} — ${w.choice.reason}; ${handled}${missing}; no pod left on a lost Node`
+        const released = forced ? `; ${forced} pod(s) force-deleted from them, as the pod GC would have done ${w.choice.method === 'delete-node' ? '40 s or more' : 'up to 20 s'} later` : ''
+        return `${w.choice.method === 'delete-node' ? 'deleted' : 'tainted'} — ${w.choice.reason}; ${handled}${missing}${released}; no pod left on a lost Node`
       },
     },
   ]
