@@ -14,6 +14,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import zlib from 'node:zlib'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { drNodeFlags } from '../../src/backup/schedule-install.ts'
@@ -146,6 +147,29 @@ async function labMember(): Promise<BenchMember> {
   }
 }
 
+/**
+ * What each gzip setting costs on this snapshot, 1 MiB blocks as ParallelGzip cuts them (CPU time of this thread):
+ * the figures the default compression was chosen from. Every one of them is plain gzip that `gzip -d` reads.
+ */
+function compressionTable(snapshot: Buffer) {
+  const { constants } = zlib
+  const settings: Array<[string, zlib.ZlibOptions]> = [
+    ['level 1 (default)', { level: 1 }],
+    ['level 1 Z_RLE', { level: 1, strategy: constants.Z_RLE }],
+    ['level 1 Z_HUFFMAN_ONLY', { level: 1, strategy: constants.Z_HUFFMAN_ONLY }],
+    ['level 6', { level: 6 }],
+    ['level 0 (stored)', { level: 0 }],
+  ]
+  const rows = settings.map(([name, o]) => {
+    const c0 = process.cpuUsage()
+    let size = 0
+    for (let at = 0; at < snapshot.length; at += 1 << 20) size += zlib.gzipSync(snapshot.subarray(at, at + (1 << 20)), o).length
+    const c = process.cpuUsage(c0)
+    return `${name} ${(snapshot.length / 2 ** 20 / ((c.user + c.system) / 1e6)).toFixed(0)} MiB/CPU-s ${((100 * size) / snapshot.length).toFixed(0)}%`
+  })
+  console.log(`gzip settings on this snapshot (speed per CPU-second, size): ${rows.join('; ')}`)
+}
+
 async function main() {
   const { startEtcd } = await import('../../test/helpers/etcd.ts')
   const { startSshd } = await import('../../test/helpers/sshd.ts')
@@ -204,7 +228,9 @@ async function main() {
     console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per pair ${ratios.map((x) => x.toFixed(2)).join(' ')}`)
     console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}, as bin/dr.js runs); dr's CPU ${secs(median(rawRuns.map((r) => r.cpuMs)))} by median`)
 
-    const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
+    const rawBytes = fs.readFileSync(cfg.out)
+    const rawSha = createHash('sha256').update(rawBytes).digest('hex')
+    compressionTable(rawBytes)
     if (process.env.DR_BENCH_KEEP) fs.copyFileSync(cfg.out, process.env.DR_BENCH_KEEP) // the raw snapshot, to study by hand
     fs.rmSync(cfg.out)
     const identity = await generateIdentity()
