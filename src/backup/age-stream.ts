@@ -60,6 +60,8 @@ function open(key: Buffer, counter: number, last: boolean, sealed: Buffer): Buff
  * the empty last chunk's tag: that tag, recomputed here, proves the bytes were cut where this code thinks.
  */
 async function newFile(recipients: string[]): Promise<{ head: Buffer; key: Buffer }> {
+  // Our own recipient adds no stanza: without a real one the file could be opened by nobody.
+  if (recipients.length === 0) throw new Error('age: encrypting needs at least one recipient')
   let fileKey: Uint8Array | undefined
   const enc = new Encrypter()
   for (const r of recipients) enc.addRecipient(r)

@@ -68,6 +68,10 @@ t.test('our decryptor reads what the age CLI and age-encryption write', async (t
   }
 })
 
+t.test('no recipient: refused, rather than a file nobody can open', async (t) => {
+  await t.rejects(run(ageEncrypt([]), Buffer.from('x'), 1), /at least one recipient/)
+})
+
 t.test('several recipients: each identity decrypts', async (t) => {
   const other = await generateIdentity()
   const plain = crypto.randomBytes(100 * KiB)
