@@ -4,16 +4,21 @@
 //   3. dr's peak memory (VmHWM of the child process doing each backup).
 // The member is a follower of a lab of the bench's own (`dr lab up --name bench-backup`, removed afterwards), so
 // the snapshot crosses the lab's network like a real one; DR_BENCH_ON=local uses a one-member TLS etcd on loopback
-// instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05).
+// instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05), DR_BENCH_DATA=hex|k8s what fills it (see
+// the fill below), DR_BENCH_KEEP=<file> keeps a copy of the raw snapshot. To find where time goes: DR_BENCH_PROF=<dir>
+// (the children's CPU profiles), DR_BENCH_STORE=dir (a directory store instead of SFTP), DR_BENCH_WINDOW=<bytes>
+// (the gRPC flow-control window instead of dr's).
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
+import zlib from 'node:zlib'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { drNodeFlags } from '../../src/backup/schedule-install.ts'
+import { ETCD_FLOW_CONTROL_WINDOW } from '../../src/etcd/client.ts'
 
 const role = process.argv[2]
 
@@ -30,6 +35,8 @@ function clientFor(c: ChildConfig) {
   return new Etcd3({
     hosts: c.endpoint,
     credentials: { rootCertificate: fs.readFileSync(c.tls.caFile), certChain: fs.readFileSync(c.tls.certFile), privateKey: fs.readFileSync(c.tls.keyFile) },
+    // As dr's own client (src/etcd/client.ts) sets it.
+    grpcOptions: { 'grpc-node.flow_control_window': Number(process.env.DR_BENCH_WINDOW ?? ETCD_FLOW_CONTROL_WINDOW) },
   })
 }
 
@@ -58,16 +65,19 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
     const { SSH_DEFAULTS } = await import('../../src/inventory/defaults.ts')
     const s = c.sftp!
     const ssh = await SshTransport.connect({ name: 'bench-sftp', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: s.port, user: s.user, identityFile: s.key, knownHosts: s.knownHosts } })
-    const store = new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
+    const { DirStore } = await import('../../src/backup/store-dir.ts')
+    const store = process.env.DR_BENCH_STORE === 'dir' ? new DirStore('bench', s.dir) : new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
     const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client }, store, recipients: [c.recipient!], spoolDir: c.spool, drVersion: 'bench' })
     extra = { stored: taken.metadata.stored.size, snapshot: taken.metadata.snapshot.size, sha256: taken.metadata.snapshot.sha256 }
     await ssh.close()
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6
+  const cpu = process.cpuUsage() // every thread of the process: zlib's work on libuv's pool counts too
+  const cpuMs = (cpu.user + cpu.system) / 1000
   client.close()
   // VmHWM, not getrusage's ru_maxrss: on Linux ru_maxrss survives exec, so a child would report its parent's peak.
   const maxRssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1])
-  process.stdout.write(JSON.stringify({ ms, maxRssKiB, ...extra }) + '\n')
+  process.stdout.write(JSON.stringify({ ms, cpuMs, maxRssKiB, ...extra }) + '\n')
 }
 
 /**
@@ -87,10 +97,11 @@ async function bundledChild(): Promise<string> {
   return out
 }
 
-async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; maxRssKiB: number; [k: string]: unknown }> {
+async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; cpuMs: number; maxRssKiB: number; [k: string]: unknown }> {
   const script = await bundledChild()
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...DR_NODE_FLAGS, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const prof = process.env.DR_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DR_BENCH_PROF}`] : [] // where the JavaScript's time goes
+    const p = spawn(process.execPath, [...DR_NODE_FLAGS, ...prof, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
     p.stdin.end(JSON.stringify(c))
@@ -136,6 +147,29 @@ async function labMember(): Promise<BenchMember> {
   }
 }
 
+/**
+ * What each gzip setting costs on this snapshot, 1 MiB blocks as ParallelGzip cuts them (CPU time of this thread):
+ * the figures the default compression was chosen from. Every one of them is plain gzip that `gzip -d` reads.
+ */
+function compressionTable(snapshot: Buffer) {
+  const { constants } = zlib
+  const settings: Array<[string, zlib.ZlibOptions]> = [
+    ['level 1 (default)', { level: 1 }],
+    ['level 1 Z_RLE', { level: 1, strategy: constants.Z_RLE }],
+    ['level 1 Z_HUFFMAN_ONLY', { level: 1, strategy: constants.Z_HUFFMAN_ONLY }],
+    ['level 6', { level: 6 }],
+    ['level 0 (stored)', { level: 0 }],
+  ]
+  const rows = settings.map(([name, o]) => {
+    const c0 = process.cpuUsage()
+    let size = 0
+    for (let at = 0; at < snapshot.length; at += 1 << 20) size += zlib.gzipSync(snapshot.subarray(at, at + (1 << 20)), o).length
+    const c = process.cpuUsage(c0)
+    return `${name} ${(snapshot.length / 2 ** 20 / ((c.user + c.system) / 1e6)).toFixed(0)} MiB/CPU-s ${((100 * size) / snapshot.length).toFixed(0)}%`
+  })
+  console.log(`gzip settings on this snapshot (speed per CPU-second, size): ${rows.join('; ')}`)
+}
+
 async function main() {
   const { startEtcd } = await import('../../test/helpers/etcd.ts')
   const { startSshd } = await import('../../test/helpers/sshd.ts')
@@ -152,24 +186,32 @@ async function main() {
       out: path.join(scratch, 'dr-raw.db'),
       spool: path.join(scratch, 'spool'),
     }
-    // Fill: 1 MiB values of hex text (compresses about 2:1, like a mix of protobuf and JSON objects).
+    // Fill. DR_BENCH_DATA=hex (default): 1 MiB values of hex text (compresses about 2:1, as gzip -1 sees it);
+    // DR_BENCH_DATA=k8s: Kubernetes-shaped objects, protobuf and JSON, leases rewritten (scripts/bench.d/lib).
+    const data = process.env.DR_BENCH_DATA ?? 'hex'
+    const { k8sWrites } = await import('./lib/k8s-objects.ts')
     const client = clientFor(cfg)
     const t0 = Date.now()
     let i = 0
     for (;;) {
       const st = await client.maintenance.status()
       if (Number(st.dbSize) >= gib * 1024 ** 3) break
-      await Promise.all(Array.from({ length: 8 }, () => client.put(`/registry/bench/${String(i++).padStart(6, '0')}`).value(randomBytes(512 * 1024).toString('hex'))))
+      if (data === 'k8s') {
+        // 100 writes per transaction (etcd's --max-txn-ops is 128), several transactions at once.
+        await Promise.all(Array.from({ length: 4 }, () => client.if('/bench/none', 'Version', '>', -1).then(...k8sWrites(i++).map(([k, v]) => client.put(k).value(v))).commit()))
+      } else {
+        await Promise.all(Array.from({ length: 8 }, () => client.put(`/registry/bench/${String(i++).padStart(6, '0')}`).value(randomBytes(512 * 1024).toString('hex'))))
+      }
     }
     const st = await client.maintenance.status()
     client.close()
-    console.log(`filled: ${i} keys, db size ${mb(Number(st.dbSize))} in ${secs(Date.now() - t0)}`)
+    console.log(`filled (${data}): ${data === 'k8s' ? `${i * 100} writes` : `${i} keys`}, db size ${mb(Number(st.dbSize))} in ${secs(Date.now() - t0)}`)
 
     // Alternate the two (issue 14: at least 5 pairs), and compare medians with their spread: the machine is shared.
     const pairs = Number(process.env.BENCH_PAIRS ?? 5)
     const ctlFile = path.join(scratch, 'etcdctl.db')
     const ctlRuns: number[] = []
-    const rawRuns: Array<{ ms: number; maxRssKiB: number }> = []
+    const rawRuns: Array<{ ms: number; cpuMs: number; maxRssKiB: number }> = []
     for (let r = 0; r < pairs; r++) {
       const c0 = process.hrtime.bigint()
       execFileSync('etcdctl', [...etcd.etcdctlArgs(), 'snapshot', 'save', ctlFile], { env: etcd.env(), stdio: 'pipe' })
@@ -184,9 +226,12 @@ async function main() {
     const ratios = rawRuns.map((r, i) => r.ms / ctlRuns[i])
     console.log(`raw snapshot:   dr ${secs(rawMs)} (${spread(rawRuns.map((r) => r.ms))})  vs  etcdctl snapshot save ${secs(ctlMs)} (${spread(ctlRuns)}), medians of ${pairs} alternating pairs  [${mb(fs.statSync(cfg.out).size)}]`)
     console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per pair ${ratios.map((x) => x.toFixed(2)).join(' ')}`)
-    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}, as bin/dr.js runs)`)
+    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}, as bin/dr.js runs); dr's CPU ${secs(median(rawRuns.map((r) => r.cpuMs)))} by median`)
 
-    const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
+    const rawBytes = fs.readFileSync(cfg.out)
+    const rawSha = createHash('sha256').update(rawBytes).digest('hex')
+    compressionTable(rawBytes)
+    if (process.env.DR_BENCH_KEEP) fs.copyFileSync(cfg.out, process.env.DR_BENCH_KEEP) // the raw snapshot, to study by hand
     fs.rmSync(cfg.out)
     const identity = await generateIdentity()
     const full = await runChild('pipeline', {
@@ -198,7 +243,7 @@ async function main() {
       `full pipeline:  ${secs(full.ms)} for sha256 + gzip + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
     )
     console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median (aim ≤ 1.5×); compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
-    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'})`)
+    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}); dr's CPU ${secs(full.cpuMs)}`)
     // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
     if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
   } finally {

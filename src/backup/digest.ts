@@ -30,29 +30,43 @@ export class DigestStream extends Transform {
 
 const TRAILER = 32
 
-/** DigestStream that also checks etcd's sha256 trailer (a snapshot from the Snapshot RPC always carries one). */
-export class SnapshotDigestStream extends DigestStream {
-  private readonly body = createHash('sha256')
+/**
+ * DigestStream that also checks etcd's sha256 trailer (a snapshot from the Snapshot RPC always carries one). One
+ * hash does both: everything but the last 32 bytes goes in; at the end a copy of it is the body's digest, and the
+ * original, given the trailer too, the whole snapshot's (hashing the snapshot twice cost a tenth of the pipeline's
+ * CPU).
+ */
+export class SnapshotDigestStream extends Transform {
+  private readonly hash = createHash('sha256')
+  size = 0
   /** The last bytes seen (at most 32): the trailer once the stream ends. */
   private tail = Buffer.alloc(0)
+  private result?: Digest
   private trailerOk?: boolean
-  _transform(chunk: Buffer, enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void) {
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null, d?: Buffer) => void) {
+    this.size += chunk.length
     // Hashes the chunk in place: only the 32 bytes held back are ever copied, never the chunk itself.
     if (chunk.length >= TRAILER) {
-      if (this.tail.length) this.body.update(this.tail)
-      this.body.update(chunk.subarray(0, chunk.length - TRAILER))
+      if (this.tail.length) this.hash.update(this.tail)
+      this.hash.update(chunk.subarray(0, chunk.length - TRAILER))
       this.tail = Buffer.from(chunk.subarray(chunk.length - TRAILER))
     } else {
       const all = Buffer.concat([this.tail, chunk])
       const cut = Math.max(0, all.length - TRAILER)
-      if (cut > 0) this.body.update(all.subarray(0, cut))
+      if (cut > 0) this.hash.update(all.subarray(0, cut))
       this.tail = all.subarray(cut)
     }
-    super._transform(chunk, enc, cb)
+    cb(null, chunk)
   }
   _flush(cb: (e?: Error | null) => void) {
-    this.trailerOk = this.tail.length === TRAILER && this.body.digest().equals(this.tail)
-    super._flush(cb)
+    this.trailerOk = this.tail.length === TRAILER && this.hash.copy().digest().equals(this.tail)
+    this.result = { size: this.size, sha256: this.hash.update(this.tail).digest('hex') }
+    cb()
+  }
+  /** Available once the stream has ended. */
+  digest(): Digest {
+    if (!this.result) throw new Error('digest read before the stream ended')
+    return this.result
   }
   /** true when the last 32 bytes are the sha256 of the rest (etcd's own integrity check). */
   trailerValid(): boolean {

@@ -142,7 +142,15 @@ export class SshFiles {
   }
 
   async rename(from: string, to: string): Promise<void> {
-    // mv is rename(2) on one filesystem, and replaces `to` like POSIX rename; SFTP's rename refuses to.
+    // mv is rename(2) on one filesystem, and replaces `to` like POSIX rename; SFTP's rename refuses to. OpenSSH's
+    // posix-rename@openssh.com is rename(2) itself, without a shell started on the host (0.3–0.4 s each on a busy
+    // machine: two per backup).
+    if (!this.sudo) {
+      const sftp = await this.t.sftp()
+      if ((sftp as unknown as { _extensions: Record<string, string> })._extensions['posix-rename@openssh.com'] === '1') {
+        return new Promise((resolve, reject) => sftp.ext_openssh_rename(from, to, (e) => (e ? reject(this.fileError('rename', `${from} to ${to}`, e)) : resolve())))
+      }
+    }
     const cmd = `mv -f -- ${quote(from)} ${quote(to)}`
     if (this.sudo) await this.sh(cmd, `rename ${from} to ${to}`)
     else await this.plain(cmd, `rename ${from} to ${to}`)
@@ -172,8 +180,17 @@ export class SshFiles {
 
   async mkdir(path: string, opts: { mode?: number } = {}): Promise<void> {
     const cmd = `mkdir -p -m ${(opts.mode ?? 0o700).toString(8)} -- ${quote(path)}`
+    // A directory that exists already is all `mkdir -p` would leave (it changes no mode): one SFTP stat instead of
+    // a shell started on the host.
+    if (!this.sudo && (await this.isDirectory(path))) return
     if (this.sudo) await this.sh(cmd, `create ${path}`)
     else await this.plain(cmd, `create ${path}`)
+  }
+
+  /** false for anything but an existing directory, unreadable ones included: mkdir then says what is wrong. */
+  private async isDirectory(path: string): Promise<boolean> {
+    const sftp = await this.t.sftp()
+    return new Promise((resolve) => sftp.stat(path, (e, st) => resolve(!e && st.isDirectory())))
   }
 
   private async plain(command: string, doing: string): Promise<void> {
