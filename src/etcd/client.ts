@@ -58,10 +58,6 @@ export const memberEndpoint = (inv: Inventory, hostName: string) =>
   `https://${inv.hosts[hostName].address}:${inv.etcd.clientPort}`
 
 /**
- * One client per member, never load-balanced across members: dr must know which member answered.
- * No retries: a dead member must fail fast, and each call carries its own deadline.
- */
-/**
  * HTTP/2 flow-control window of the etcd channel. gRPC's default, 64 KiB, made etcd wait for a window update every
  * two 32 KiB snapshot messages: dr's snapshot took 1.2–1.3× `etcdctl snapshot save` (whose Go gRPC grows its
  * window). 4 MiB brings it level (`scripts/bench backup`), and is all a paused snapshot can hold in memory; 16 MiB
@@ -69,6 +65,10 @@ export const memberEndpoint = (inv: Inventory, hostName: string) =>
  */
 export const ETCD_FLOW_CONTROL_WINDOW = 4 << 20
 
+/**
+ * One client per member, never load-balanced across members: dr must know which member answered.
+ * No retries: a dead member must fail fast, and each call carries its own deadline.
+ */
 export function clientOptions(hosts: string, creds: MemberCredentials, callTimeoutMs: number): IOptions {
   return {
     hosts,
