@@ -147,7 +147,8 @@ export class SshFiles {
     // machine: two per backup).
     if (!this.sudo) {
       const sftp = await this.t.sftp()
-      if ((sftp as unknown as { _extensions: Record<string, string> })._extensions['posix-rename@openssh.com'] === '1') {
+      // ssh2 keeps the server's extensions in a private field: when a version has none there, mv still works.
+      if ((sftp as unknown as { _extensions?: Record<string, string> })._extensions?.['posix-rename@openssh.com'] === '1') {
         return new Promise((resolve, reject) => sftp.ext_openssh_rename(from, to, (e) => (e ? reject(this.fileError('rename', `${from} to ${to}`, e)) : resolve())))
       }
     }
