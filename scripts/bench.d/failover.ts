@@ -52,4 +52,4 @@ for (const x of median.steps) if (x.durationMs > 0) console.log(`  ${s(x.duratio
 console.log(
   `\nfailover recovery time, median of ${runs}: ${s(median.durationMs)} (min ${s(sorted[0].durationMs)}, max ${s(sorted[sorted.length - 1].durationMs)}); target ≤ ${TARGET_S} s: ${median.durationMs <= TARGET_S * 1000 ? 'met' : 'NOT met'}`,
 )
-console.log('floor: the lost site\'s hosts take ~3 s to fail (ARP), plus one etcd election per re-creation: the forced one is tuned (< 1 s), the final one keeps the cluster\'s election timeout (0.5-5 s with ticks fast-forwarded)')
+console.log('floor: the lost site\'s hosts count as unreachable when ARP gives up (~3 s) or ssh.connectTimeoutMs runs out (5 s in the lab), plus one etcd election per re-creation: the forced one is tuned (< 1 s), the final one keeps the cluster\'s election timeout (0.5-5 s with ticks fast-forwarded)')
