@@ -9,6 +9,7 @@
 // followed by its 16-byte tag. Only the last chunk may be short, and it is empty only when the whole file is.
 import { createCipheriv, createDecipheriv, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'
+import { ByteQueue } from './byte-queue.ts'
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption'
 
 const CHUNK = 64 * 1024
@@ -75,43 +76,10 @@ async function newFile(recipients: string[]): Promise<{ head: Buffer; key: Buffe
   return { head: Buffer.from(head), key }
 }
 
-/** Bytes held until a whole chunk can be taken; a chunk is a view when it lies in one buffer, else one copy. */
-class Pending {
-  private parts: Buffer[] = []
-  bytes = 0
-  add(b: Buffer) {
-    if (b.length === 0) return
-    this.parts.push(b)
-    this.bytes += b.length
-  }
-  take(n: number): Buffer {
-    if (n === 0) return Buffer.alloc(0)
-    const first = this.parts[0]
-    let out: Buffer
-    if (first.length >= n) {
-      out = first.subarray(0, n)
-      if (first.length === n) this.parts.shift()
-      else this.parts[0] = first.subarray(n)
-    } else {
-      out = Buffer.allocUnsafe(n)
-      for (let at = 0; at < n; ) {
-        const p = this.parts[0]
-        const k = Math.min(p.length, n - at)
-        p.copy(out, at, 0, k)
-        at += k
-        if (k === p.length) this.parts.shift()
-        else this.parts[0] = p.subarray(k)
-      }
-    }
-    this.bytes -= n
-    return out
-  }
-}
-
 /** Plaintext in, an age file out. */
 export class AgeEncryptStream extends Transform {
   private file?: { head: Buffer; key: Buffer }
-  private readonly pending = new Pending()
+  private readonly pending = new ByteQueue()
   private counter = 0
   private headWritten = false
 
@@ -154,7 +122,7 @@ export class AgeDecryptStream extends Transform {
   private readonly dec = new Decrypter()
   private headBuf: Buffer = Buffer.alloc(0)
   private key?: Buffer
-  private readonly pending = new Pending()
+  private readonly pending = new ByteQueue()
   private counter = 0
 
   constructor(identities: string[]) {

@@ -7,6 +7,7 @@ import os from 'node:os'
 import { Transform, type TransformCallback } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
+import { ByteQueue } from './byte-queue.ts'
 
 const gzip = promisify(zlib.gzip)
 
@@ -23,8 +24,7 @@ export class ParallelGzip extends Transform {
   private readonly level: number
   private readonly blockSize: number
   private readonly parallel: number
-  private pending: Buffer[] = []
-  private pendingBytes = 0
+  private readonly pending = new ByteQueue()
   /** Blocks being compressed, oldest first; each resolves to its member. */
   private inFlight: Promise<Buffer>[] = []
   /** Block buffers whose compression has finished, reused for the next blocks: no new 1 MiB per block. */
@@ -38,19 +38,18 @@ export class ParallelGzip extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending.push(chunk)
-    this.pendingBytes += chunk.length
+    this.pending.add(chunk)
     this.drainFull().then(() => cb(), cb)
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.pendingBytes > 0) this.startBlock(this.takeBlock(this.pendingBytes))
+    if (this.pending.bytes > 0) this.startBlock(this.takeBlock(this.pending.bytes))
     this.writeAll().then(() => cb(), cb)
   }
 
   /** Start a block for every full block pending; wait for the oldest whenever `parallel` are in flight. */
   private async drainFull(): Promise<void> {
-    while (this.pendingBytes >= this.blockSize) {
+    while (this.pending.bytes >= this.blockSize) {
       this.startBlock(this.takeBlock(this.blockSize))
       if (this.inFlight.length >= this.parallel) this.push(await this.inFlight.shift()!)
     }
@@ -76,16 +75,6 @@ export class ParallelGzip extends Transform {
   /** The next `n` pending bytes, copied into a free block buffer: [the whole buffer, the block in it]. */
   private takeBlock(n: number): [Buffer, Buffer] {
     const whole = this.free.pop() ?? Buffer.allocUnsafe(Math.max(n, this.blockSize))
-    const block = whole.subarray(0, n)
-    for (let at = 0; at < n; ) {
-      const chunk = this.pending[0]
-      const take = Math.min(chunk.length, n - at)
-      chunk.copy(block, at, 0, take)
-      at += take
-      if (take === chunk.length) this.pending.shift()
-      else this.pending[0] = chunk.subarray(take)
-    }
-    this.pendingBytes -= n
-    return [whole, block]
+    return [whole, this.pending.fill(whole.subarray(0, n))]
   }
 }

@@ -37,12 +37,15 @@ export interface ClusterReport {
   nodesError?: string
 }
 
+/** A component's container name in its static pod (the label io.kubernetes.container.name). */
+const POD_CONTAINER: Record<Component, string> = { etcd: 'etcd', apiserver: 'kube-apiserver' }
+
 /** The container of a component on a host: RKE's fixed name, else kubelet's `k8s_<component>_…` (static pods). */
 export function componentContainer(inv: Inventory, facts: HostFacts | undefined, c: Component): string | undefined {
   const fixed = c === 'etcd' ? inv.etcd.container : inv.kubernetes.apiserverContainer
   const list = facts?.containers ?? []
   if (list.some((x) => x.name === fixed)) return fixed
-  const prefix = `k8s_${c === 'etcd' ? 'etcd' : 'kube-apiserver'}_`
+  const prefix = `k8s_${POD_CONTAINER[c]}_`
   return (list.find((x) => x.name.startsWith(prefix) && x.state === 'running') ?? list.find((x) => x.name.startsWith(prefix)))?.name
 }
 
@@ -67,16 +70,7 @@ export async function collectHost(inv: Inventory, t: Transport, h: Host): Promis
     }
     const mine: Component[] = [...(isEtcd ? ['etcd' as const] : []), ...(h.roles.includes('controlplane') ? ['apiserver' as const] : [])]
     if (runtime === 'containerd') await containerdPods(t, inv, h, mine, rep)
-    const wanted: Array<[Component, string | undefined]> = runtime === 'containerd' ? [] : mine.map((c) => [c, componentContainer(inv, rep.facts, c)])
-    const names = wanted.map(([, n]) => n).filter((n): n is string => !!n)
-    if (names.length) {
-      const ins = await t.$`docker container inspect ${names}`.nothrow()
-      const list = ins.stdout.trim().startsWith('[') ? (JSON.parse(ins.stdout) as ContainerInspect[]) : []
-      for (const [c, n] of wanted) {
-        const found = list.find((x) => x.Name.replace(/^\//, '') === n)
-        if (found) rep.inspects[c] = found
-      }
-    }
+    else await dockerInspects(t, inv, mine, rep)
     const files = [
       ...(rep.inspects.etcd ? certFilesOf('etcd', 'etcd', processArgv(rep.inspects.etcd)) : []),
       ...(rep.inspects.apiserver ? certFilesOf('apiserver', 'kube-apiserver', processArgv(rep.inspects.apiserver)) : []),
@@ -85,6 +79,19 @@ export async function collectHost(inv: Inventory, t: Transport, h: Host): Promis
     rep.certs = await Promise.all(files.filter((f) => !seen.has(f.path) && seen.add(f.path)).map((f) => readCertFile(t, f)))
     rep.durationMs = Date.now() - t0
     return rep
+}
+
+/** docker: one `docker container inspect` of the components' containers `docker ps -a` listed. */
+async function dockerInspects(t: Transport, inv: Inventory, mine: Component[], rep: HostReport) {
+  const wanted = mine.map((c) => [c, componentContainer(inv, rep.facts, c)] as const)
+  const names = wanted.map(([, n]) => n).filter((n): n is string => !!n)
+  if (!names.length) return
+  const ins = await t.$`docker container inspect ${names}`.nothrow()
+  const list = ins.stdout.trim().startsWith('[') ? (JSON.parse(ins.stdout) as ContainerInspect[]) : []
+  for (const [c, n] of wanted) {
+    const found = list.find((x) => x.Name.replace(/^\//, '') === n)
+    if (found) rep.inspects[c] = found
+  }
 }
 
 /**
@@ -97,7 +104,7 @@ async function containerdPods(t: Transport, inv: Inventory, h: Host, mine: Compo
   if (!rep.facts?.runtimeVersion) return
   const rt = runtimeFor(inv, h.name)
   for (const c of mine) {
-    const container = c === 'etcd' ? 'etcd' : 'kube-apiserver'
+    const container = POD_CONTAINER[c]
     const list = await rt.containers(t, container, 'kube-system')
     for (const x of list) {
       const pod = x.Config?.Labels?.['io.kubernetes.pod.name'] ?? 'unknown'
