@@ -8,7 +8,7 @@ import { connectWithQuorum, selfView } from '../../src/etcd/membership.ts'
 import { CAUGHT_UP_LAG, caughtUp, hexId, joinInitialCluster, memberOfHost } from '../../src/etcd/learner.ts'
 import { getFlag } from '../../src/container/command-flags.ts'
 import { inspectImage, processArgv } from '../../src/container/inspect.ts'
-import { componentKind, ContainerComponent, StaticPodComponent, type Component } from '../../src/component/index.ts'
+import { componentKind, ContainerComponent, disableRestart, StaticPodComponent, type Component } from '../../src/component/index.ts'
 import { manifestArgv, parseManifest } from '../../src/component/manifest.ts'
 import { createBody } from '../../src/container/create-body.ts'
 import { Engine } from '../../src/container/engine.ts'
@@ -186,7 +186,8 @@ export function memberAddSteps<F>(host: string, opts: MemberAddOptions = {}): St
       const name = ctx.inv.etcd.container
       const kept = await newestKept(t, name)
       if (kept) {
-        await t.$`docker update --restart=no ${kept.Id} >/dev/null && docker rename ${kept.Id} ${name}`
+        await disableRestart(t, kept.Id)
+        await t.$`docker rename ${kept.Id} ${name}`
         return
       }
       await requireCerts(t, ctx, host)

@@ -20,6 +20,24 @@ export async function tryInspect(t: Transport, name: string): Promise<ContainerI
 /** docker update's answers while a container in a restart loop dies under it (docker 20.10; runc's own words). */
 export const RESTART_LOOP_RACE = /cannot update a stopped container|runc did not terminate successfully: exit status \d+: container not running/i
 
+/**
+ * `docker update --restart=no` for containers that may be in a restart loop. A removed member exits and its policy
+ * starts it again, so it can die between docker's "is it running" and the update: docker then answers "cannot update
+ * a stopped container", or passes on runc's "container not running" when it dies during the update itself. Those
+ * answers are retried for about five seconds; any other is an error.
+ */
+export async function disableRestart(t: Transport, containers: string | string[]): Promise<void> {
+  const names = typeof containers === 'string' ? [containers] : containers
+  for (let attempt = 1; ; attempt++) {
+    const r = await t.$.with({ doing: `turn off the restart policy of ${names.join(', ')}` })`docker update --restart=no ${names} >/dev/null`.nothrow()
+    if (r.ok) return
+    if (attempt >= 20 || !RESTART_LOOP_RACE.test(r.stderr)) {
+      throw new DrError({ code: 'command.failed', message: `docker update --restart=no ${names.join(' ')} failed on ${t.host}`, host: t.host, stderr: r.stderr.trim(), exitStatus: r.exitCode, hint: `docker ps -a --filter name=${names[0]} on ${t.host}` })
+    }
+    await new Promise((ok) => setTimeout(ok, 250))
+  }
+}
+
 export class ContainerComponent implements Component {
   readonly kind = 'container' as const
   readonly host: string
@@ -59,18 +77,7 @@ export class ContainerComponent implements Component {
   async stop(opts: { timeoutMs?: number } = {}) {
     if (!(await tryInspect(this.t, this.container))) return
     const secs = Math.max(1, Math.round((opts.timeoutMs ?? 30_000) / 1000))
-    // A container in a restart loop (a removed member exits, its policy starts it again) can die between docker's
-    // "is it running" and the update: docker then answers "cannot update a stopped container", or passes on runc's
-    // "container not running" when it dies during the update itself. Those answers are retried for a few seconds;
-    // any other is an error.
-    for (let attempt = 1; ; attempt++) {
-      const r = await this.t.$.with({ doing: `turn off the restart policy of ${this.container}` })`docker update --restart=no ${this.container}`.nothrow()
-      if (r.ok) break
-      if (attempt >= 20 || !RESTART_LOOP_RACE.test(r.stderr)) {
-        throw new DrError({ code: 'command.failed', message: `docker update --restart=no ${this.container} failed on ${this.host}`, host: this.host, stderr: r.stderr.trim(), exitStatus: r.exitCode, hint: `docker ps -a --filter name=${this.container} on ${this.host}` })
-      }
-      await new Promise((ok) => setTimeout(ok, 250))
-    }
+    await disableRestart(this.t, this.container)
     await this.t.$.with({ doing: `stop ${this.container}`, timeoutMs: (secs + 30) * 1000 })`docker stop -t ${secs} ${this.container} >/dev/null`
   }
 

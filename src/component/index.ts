@@ -9,7 +9,7 @@ import { StaticPodComponent, MANIFEST_DIR, DR_MANIFEST_DIR } from './static-pod.
 import type { Component, ComponentKind, ComponentName } from './types.ts'
 
 export type { Component, ComponentEdit, ComponentKind, ComponentName, ComponentState, ReconfigureResult } from './types.ts'
-export { ContainerComponent, tryInspect } from './container.ts'
+export { ContainerComponent, disableRestart, tryInspect } from './container.ts'
 export { StaticPodComponent, writeAtomic, MANIFEST_DIR, DR_MANIFEST_DIR } from './static-pod.ts'
 export { CONTAINER_RUNTIME_LABEL, runtimeFor, runtimeName, type PodRuntime, type RuntimeName } from './runtime.ts'
 

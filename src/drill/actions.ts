@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import { disableRestart } from '../component/container.ts'
 import { DrError } from '../core/error.ts'
 import type { Output } from '../core/output.ts'
 import type { Inventory } from '../inventory/types.ts'
@@ -95,7 +96,10 @@ async function controlPlane(ctx: ActionContext, hosts: string[], up: boolean): P
   for (const h of hosts) {
     const t = await ctx.conns.get(h)
     if (up) await t.$`docker update --restart=always ${names} && docker start ${names}`
-    else await t.$`docker update --restart=no ${names} && docker stop ${names}`
+    else {
+      await disableRestart(t, names)
+      await t.$`docker stop ${names}`
+    }
     done.push(h)
   }
   return { ok: true, command: `docker ${up ? 'start' : 'stop'} ${names.join(' ')} on ${hosts.join(', ')}`, output: `${up ? 'started' : 'stopped'} on ${done.join(', ')}` }
@@ -133,7 +137,8 @@ async function wipeEtcd(ctx: ActionContext, hosts: string[]): Promise<ActionResu
   await Promise.all(
     hosts.map(async (h) => {
       const t = await ctx.conns.get(h)
-      await t.$`docker update --restart=no ${c} >/dev/null && docker stop -t 5 ${c} >/dev/null`
+      await disableRestart(t, c)
+      await t.$`docker stop -t 5 ${c} >/dev/null`
       await t.$`mkdir -p ${aside} && if [ -d ${data}/member ]; then mv ${data}/member ${aside}/; fi`
       lines.push(`${h}: etcd stopped, ${data}/member moved to ${aside}`)
     }),
