@@ -1,6 +1,6 @@
 // Benchmark of `dr backup`: fill an etcd member to ≥ 1 GiB, then print
 //   1. dr's raw snapshot (the Snapshot RPC to a file) vs `etcdctl snapshot save` against the same member (ratio),
-//   2. the full pipeline (sha256 + gzip + age + SFTP upload over a real sshd on loopback),
+//   2. the full pipeline (sha256 + brotli + age + SFTP upload over a real sshd on loopback), and with gzip beside it,
 //   3. dr's peak memory (VmHWM of the child process doing each backup).
 // The member is a follower of a lab of the bench's own (`dr lab up --name bench-backup`, removed afterwards), so
 // the snapshot crosses the lab's network like a real one; DR_BENCH_ON=local uses a one-member TLS etcd on loopback
@@ -29,6 +29,8 @@ interface ChildConfig {
   recipient?: string
   sftp?: { port: number; user: string; key: string; knownHosts: string; dir: string }
   spool: string
+  /** The pipeline's codec (dr's default when not given). */
+  compression?: 'brotli' | 'gzip' | 'none'
 }
 
 function clientFor(c: ChildConfig) {
@@ -67,7 +69,7 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
     const ssh = await SshTransport.connect({ name: 'bench-sftp', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: s.port, user: s.user, identityFile: s.key, knownHosts: s.knownHosts } })
     const { DirStore } = await import('../../src/backup/store-dir.ts')
     const store = process.env.DR_BENCH_STORE === 'dir' ? new DirStore('bench', s.dir) : new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
-    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client }, store, recipients: [c.recipient!], spoolDir: c.spool, drVersion: 'bench' })
+    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client }, store, recipients: [c.recipient!], compression: c.compression, spoolDir: c.spool, drVersion: 'bench' })
     extra = { stored: taken.metadata.stored.size, snapshot: taken.metadata.snapshot.size, sha256: taken.metadata.snapshot.sha256 }
     await ssh.close()
   }
@@ -148,26 +150,33 @@ async function labMember(): Promise<BenchMember> {
 }
 
 /**
- * What each gzip setting costs on this snapshot, 1 MiB blocks as ParallelGzip cuts them (CPU time of this thread):
- * the figures the default compression was chosen from. Every one of them is plain gzip that `gzip -d` reads.
+ * What each codec and setting costs on this snapshot (CPU time of this thread): the figures the default was chosen
+ * from. brotli as dr runs it, one stream; gzip in 1 MiB members, as ParallelGzip cuts them.
  */
 function compressionTable(snapshot: Buffer) {
   const { constants } = zlib
-  const settings: Array<[string, zlib.ZlibOptions]> = [
-    ['level 1 (default)', { level: 1 }],
-    ['level 1 Z_RLE', { level: 1, strategy: constants.Z_RLE }],
-    ['level 1 Z_HUFFMAN_ONLY', { level: 1, strategy: constants.Z_HUFFMAN_ONLY }],
-    ['level 6', { level: 6 }],
-    ['level 0 (stored)', { level: 0 }],
-  ]
-  const rows = settings.map(([name, o]) => {
-    const c0 = process.cpuUsage()
+  const brotli = (q: number) => (b: Buffer) => zlib.brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_LGWIN]: 22 } }).length
+  const gzip = (o: zlib.ZlibOptions) => (b: Buffer) => {
     let size = 0
-    for (let at = 0; at < snapshot.length; at += 1 << 20) size += zlib.gzipSync(snapshot.subarray(at, at + (1 << 20)), o).length
+    for (let at = 0; at < b.length; at += 1 << 20) size += zlib.gzipSync(b.subarray(at, at + (1 << 20)), o).length
+    return size
+  }
+  const settings: Array<[string, (b: Buffer) => number]> = [
+    ['brotli 1 (default)', brotli(1)],
+    ['brotli 0', brotli(0)],
+    ['brotli 2', brotli(2)],
+    ['gzip 1', gzip({ level: 1 })],
+    ['gzip 1 Z_RLE', gzip({ level: 1, strategy: constants.Z_RLE })],
+    ['gzip 6', gzip({ level: 6 })],
+    ['gzip 0 (stored)', gzip({ level: 0 })],
+  ]
+  const rows = settings.map(([name, f]) => {
+    const c0 = process.cpuUsage()
+    const size = f(snapshot)
     const c = process.cpuUsage(c0)
     return `${name} ${(snapshot.length / 2 ** 20 / ((c.user + c.system) / 1e6)).toFixed(0)} MiB/CPU-s ${((100 * size) / snapshot.length).toFixed(0)}%`
   })
-  console.log(`gzip settings on this snapshot (speed per CPU-second, size): ${rows.join('; ')}`)
+  console.log(`compression on this snapshot (speed per CPU-second, size): ${rows.join('; ')}`)
 }
 
 async function main() {
@@ -234,18 +243,24 @@ async function main() {
     if (process.env.DR_BENCH_KEEP) fs.copyFileSync(cfg.out, process.env.DR_BENCH_KEEP) // the raw snapshot, to study by hand
     fs.rmSync(cfg.out)
     const identity = await generateIdentity()
-    const full = await runChild('pipeline', {
-      ...cfg,
-      recipient: await identityToRecipient(identity),
-      sftp: { port: sshd.port, user: sshd.user, key: sshd.userKeyPath, knownHosts, dir: path.join(scratch, 'sftp') },
-    })
-    console.log(
-      `full pipeline:  ${secs(full.ms)} for sha256 + gzip + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
-    )
-    console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median (aim ≤ 1.5×); compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
-    console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}); dr's CPU ${secs(full.cpuMs)}`)
-    // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
-    if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
+    const recipient = await identityToRecipient(identity)
+    // dr's default codec first (the aim), then gzip, the codec before it, as the same-run baseline.
+    for (const compression of ['brotli', 'gzip'] as const) {
+      const full = await runChild('pipeline', {
+        ...cfg,
+        recipient,
+        compression,
+        sftp: { port: sshd.port, user: sshd.user, key: sshd.userKeyPath, knownHosts, dir: path.join(scratch, `sftp-${compression}`) },
+      })
+      const label = compression === 'brotli' ? 'full pipeline: ' : '  with gzip:   '
+      console.log(
+        `${label} ${secs(full.ms)} for sha256 + ${compression} + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
+      )
+      console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median${compression === 'brotli' ? ' (aim ≤ 1.5×)' : ''}; compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
+      console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)}${compression === 'brotli' ? ' (aim < 120 MiB)' : ''}; dr's CPU ${secs(full.cpuMs)}`)
+      // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
+      if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
+    }
   } finally {
     await sshd.stop()
     await etcd.stop()

@@ -1,5 +1,6 @@
 // What a store holds: payload objects parsed by name, joined with their metadata records.
 import type { Readable } from 'node:stream'
+import type { Compression } from './codec.ts'
 import { decodeMetadata, type BackupMetadata } from './metadata.ts'
 import { metadataName, parsePayloadName } from './naming.ts'
 import type { BackupStore } from './store.ts'
@@ -16,7 +17,7 @@ export interface BackupEntry {
   storedSha256: string | null
   revision: number
   createdAt: string
-  compressed: boolean
+  compression: Compression
   encrypted: boolean
   payload: string
   member: string | null
@@ -73,7 +74,7 @@ export async function listBackups(store: BackupStore, opts: { cluster?: string }
       storedSha256: metadata?.stored.sha256 ?? null,
       revision: parsed.revision,
       createdAt: metadata?.createdAt ?? parsed.createdAt.toISOString(),
-      compressed: parsed.compressed,
+      compression: parsed.compression,
       encrypted: parsed.encrypted,
       payload: o.name,
       member: metadata?.member.host ?? null,

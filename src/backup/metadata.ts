@@ -1,5 +1,6 @@
 // The small record stored beside each snapshot: enough to verify it and to restore it without the cluster.
 import { z } from 'zod'
+import { COMPRESSIONS } from './codec.ts'
 
 export const BackupMetadataSchema = z.object({
   format: z.literal('dr-backup/1'),
@@ -21,7 +22,7 @@ export const BackupMetadataSchema = z.object({
   snapshot: z.object({ size: z.number(), sha256: z.string() }),
   /** The stored object (after compression and encryption). */
   stored: z.object({ name: z.string(), size: z.number(), sha256: z.string() }),
-  compression: z.enum(['gzip', 'none']),
+  compression: z.enum(COMPRESSIONS),
   encryption: z.object({ type: z.enum(['age', 'none']), recipients: z.array(z.string()) }),
   drVersion: z.string(),
 })

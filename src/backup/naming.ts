@@ -1,11 +1,13 @@
 // Self-describing snapshot names: cluster, time and revision are in the name, so a listing needs no index
 // (gardener's etcd-backup-restore does the same). One backup is two objects: the payload and its metadata.
 //
-//   <cluster>_<YYYYMMDDTHHMMSSZ>_r<revision>.db.gz[.age]     the snapshot
+//   <cluster>_<YYYYMMDDTHHMMSSZ>_r<revision>.db[.br|.gz][.age]     the snapshot (codec.ts: brotli, gzip or none)
 //   <cluster>_<YYYYMMDDTHHMMSSZ>_r<revision>.meta.json       what it is (see metadata.ts)
 //
 // Temporary objects start with a dot and end in `.partial`; the parser ignores them, so an unfinished upload is
 // never listed.
+
+import { COMPRESSION_SUFFIX, type Compression } from './codec.ts'
 
 export interface BackupName {
   /** The id: the name without extensions. */
@@ -13,12 +15,12 @@ export interface BackupName {
   cluster: string
   createdAt: Date
   revision: number
-  compressed: boolean
+  compression: Compression
   encrypted: boolean
 }
 
 const CLUSTER = /^[A-Za-z0-9][A-Za-z0-9.-]*$/
-const PAYLOAD = /^(?<cluster>[A-Za-z0-9][A-Za-z0-9.-]*)_(?<time>\d{8}T\d{6}Z)_r(?<rev>\d+)\.db(?<gz>\.gz)?(?<age>\.age)?$/
+const PAYLOAD = /^(?<cluster>[A-Za-z0-9][A-Za-z0-9.-]*)_(?<time>\d{8}T\d{6}Z)_r(?<rev>\d+)\.db(?<z>\.br|\.gz)?(?<age>\.age)?$/
 const META = /^(?<id>[A-Za-z0-9][A-Za-z0-9.-]*_\d{8}T\d{6}Z_r\d+)\.meta\.json$/
 const ID = /^(?<cluster>[A-Za-z0-9][A-Za-z0-9.-]*)_(?<time>\d{8}T\d{6}Z)_r(?<rev>\d+)$/
 
@@ -42,8 +44,8 @@ export function backupId(cluster: string, createdAt: Date, revision: number): st
   return `${cluster}_${compactTime(createdAt)}_r${revision}`
 }
 
-export function payloadName(id: string, opts: { compressed: boolean; encrypted: boolean }): string {
-  return `${id}.db${opts.compressed ? '.gz' : ''}${opts.encrypted ? '.age' : ''}`
+export function payloadName(id: string, opts: { compression: Compression; encrypted: boolean }): string {
+  return `${id}.db${COMPRESSION_SUFFIX[opts.compression]}${opts.encrypted ? '.age' : ''}`
 }
 
 export const metadataName = (id: string) => `${id}.meta.json`
@@ -67,7 +69,7 @@ export function parsePayloadName(name: string): BackupName | undefined {
     cluster: m.groups.cluster,
     createdAt: parseCompactTime(m.groups.time),
     revision: Number(m.groups.rev),
-    compressed: !!m.groups.gz,
+    compression: m.groups.z === '.br' ? 'brotli' : m.groups.z === '.gz' ? 'gzip' : 'none',
     encrypted: !!m.groups.age,
   }
 }

@@ -1,18 +1,20 @@
-// The backup pipeline: raw snapshot bytes → sha256 (+ etcd's own trailer check) → gzip → age → sink, streamed
+// The backup pipeline: raw snapshot bytes → sha256 (+ etcd's own trailer check) → brotli or gzip → age → sink, streamed
 // with backpressure end to end, so memory stays flat whatever the database size. And its inverse for verify.
 import { Transform, type Readable, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import zlib from 'node:zlib'
 import type { Etcd3 } from 'etcd3'
 import { ageDecrypt, ageEncrypt } from './age-stream.ts'
 import { DigestStream, SnapshotDigestStream, type Digest } from './digest.ts'
-import { ParallelGzip } from './parallel-gzip.ts'
+import { compressor, decompressor, DEFAULT_COMPRESSION, type Compression } from './codec.ts'
 
 export interface EncodeOptions {
   /** age recipients; none = not encrypted. */
   recipients: string[]
-  /** gzip level 1–9, or 0 for no compression. */
-  compressionLevel?: number
+  /** The codec (codec.ts); brotli when not given. */
+  compression?: Compression
+  /** The bench's comparisons only: another brotli quality or gzip level than the codec's own. */
+  brotliQuality?: number
+  gzipLevel?: number
   signal?: AbortSignal
 }
 
@@ -23,8 +25,6 @@ export interface EncodeResult {
   stored: Digest
   durationMs: number
 }
-
-export const DEFAULT_COMPRESSION_LEVEL = 1
 
 /**
  * The Snapshot RPC as a byte stream. Pulling one message at a time keeps gRPC's flow control in charge: etcd
@@ -52,12 +52,11 @@ export function snapshotSource(client: Etcd3, opts: { timeoutMs?: number } = {})
 
 export async function encodeSnapshot(source: Readable, sink: Writable, opts: EncodeOptions): Promise<EncodeResult> {
   const started = Date.now()
-  const level = opts.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
   const snap = new SnapshotDigestStream()
   const stored = new DigestStream()
   const stages: NodeJS.ReadWriteStream[] | any[] = [source, snap]
-  // Blocks compressed on several threads at once: one zlib stream could not keep up with the snapshot.
-  if (level > 0) stages.push(new ParallelGzip({ level }))
+  const z = compressor(opts.compression ?? DEFAULT_COMPRESSION, opts)
+  if (z) stages.push(z)
   if (opts.recipients.length > 0) stages.push(ageEncrypt(opts.recipients))
   stages.push(stored, sink)
   await pipeline(stages as any, { signal: opts.signal })
@@ -66,7 +65,7 @@ export async function encodeSnapshot(source: Readable, sink: Writable, opts: Enc
 
 export interface DecodeOptions {
   identities: string[]
-  compressed: boolean
+  compression: Compression
   encrypted: boolean
   signal?: AbortSignal
 }
@@ -77,13 +76,14 @@ export interface DecodeResult {
   trailerValid: boolean
 }
 
-/** Stored bytes → raw snapshot into `sink`, measuring both ends. Throws on any decryption or gzip error. */
+/** Stored bytes → raw snapshot into `sink`, measuring both ends. Throws on any decryption or decompression error. */
 export async function decodeSnapshot(source: Readable, sink: Writable, opts: DecodeOptions): Promise<DecodeResult> {
   const stored = new DigestStream()
   const snap = new SnapshotDigestStream()
   const stages: any[] = [source, stored]
   if (opts.encrypted) stages.push(ageDecrypt(opts.identities))
-  if (opts.compressed) stages.push(zlib.createGunzip())
+  const z = decompressor(opts.compression)
+  if (z) stages.push(z)
   stages.push(snap, sink)
   await pipeline(stages as any, { signal: opts.signal })
   return { stored: stored.digest(), snapshot: snap.digest(), trailerValid: snap.trailerValid() }

@@ -15,6 +15,7 @@ import { openStore, type BackupStore, type TransportSource } from './store.ts'
 import { takeBackup, type TakenBackup } from './take.ts'
 import type { RetryPolicy } from './upload.ts'
 import { verifyBackup, type VerifyReport } from './verify.ts'
+import { payloadName } from './naming.ts'
 
 export const drVersion: string = (() => {
   try {
@@ -104,7 +105,7 @@ export async function planBackup(inv: Inventory, conns: TransportSource, o: RunB
   const store = await openStore(cfg, { transports: conns })
   try {
     const encrypted = inv.backup.recipients.length > 0
-    return { member, store: cfg.name, type: cfg.type, location: store.location(`${inv.cluster}_<time>_r<revision>.db.gz${encrypted ? '.age' : ''}`), encrypted, verify: !!o.verify }
+    return { member, store: cfg.name, type: cfg.type, location: store.location(payloadName(`${inv.cluster}_<time>_r<revision>`, { compression: inv.backup.compression, encrypted })), encrypted, verify: !!o.verify }
   } finally {
     await store.close()
   }
@@ -129,6 +130,7 @@ export async function runBackup(inv: Inventory, conns: TransportSource, o: RunBa
         member: { host: member.host, endpoint: probe.conn.endpoint, client: probe.conn.client },
         store,
         recipients: inv.backup.recipients,
+        compression: inv.backup.compression,
         spoolDir: spoolDir(inv),
         retry: o.retry,
         drVersion,

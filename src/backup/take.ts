@@ -7,7 +7,8 @@ import type { Etcd3 } from 'etcd3'
 import { DrError } from '../core/error.ts'
 import { backupId, metadataName, payloadName } from './naming.ts'
 import { encodeMetadata, type BackupMetadata } from './metadata.ts'
-import { DEFAULT_COMPRESSION_LEVEL, encodeSnapshot, snapshotSource } from './pipeline.ts'
+import { DEFAULT_COMPRESSION, type Compression } from './codec.ts'
+import { encodeSnapshot, snapshotSource } from './pipeline.ts'
 import type { BackupStore } from './store.ts'
 import { errorMessage, spooledUpload, uploadSmall, type RetryPolicy } from './upload.ts'
 
@@ -25,7 +26,8 @@ export interface TakeBackupOptions {
   recipients: string[]
   /** Local directory for the spool (kept when the store fails). */
   spoolDir: string
-  compressionLevel?: number
+  /** The codec (codec.ts); brotli when not given. */
+  compression?: Compression
   retry?: RetryPolicy
   drVersion: string
   snapshotTimeoutMs?: number
@@ -63,9 +65,9 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   const before = await memberStatus(o.member.client, o.member.host)
   const createdAt = (o.now ?? (() => new Date()))()
   const id = backupId(o.cluster, createdAt, before.revision)
-  const level = o.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL
+  const compression = o.compression ?? DEFAULT_COMPRESSION
   const encrypted = o.recipients.length > 0
-  const name = payloadName(id, { compressed: level > 0, encrypted })
+  const name = payloadName(id, { compression, encrypted })
   const ctx = { store: o.store, spoolDir: o.spoolDir, retry: o.retry, signal: o.signal, onRetry: o.onRetry, sleep: o.sleep }
 
   // The payload stays invisible (a temporary name, an unfinished multipart upload) until its metadata is stored.
@@ -78,7 +80,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   try {
     encoded = await encodeSnapshot(snapshotSource(o.member.client, { timeoutMs: o.snapshotTimeoutMs }), upload.sink, {
       recipients: o.recipients,
-      compressionLevel: level,
+      compression,
       signal: o.signal,
     })
   } catch (e) {
@@ -125,7 +127,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
     durationMs: Date.now() - started,
     snapshot: encoded.snapshot,
     stored: { name, ...encoded.stored },
-    compression: level > 0 ? 'gzip' : 'none',
+    compression,
     encryption: { type: encrypted ? 'age' : 'none', recipients: o.recipients },
     drVersion: o.drVersion,
   }

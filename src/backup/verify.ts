@@ -58,7 +58,7 @@ export async function fetchSnapshot(store: BackupStore, id: string, opts: { iden
     try {
       decoded = await decodeSnapshot(await store.fetch(entry.payload), fs.createWriteStream(file, { mode: 0o600 }), {
         identities: opts.identities,
-        compressed: entry.compressed,
+        compression: entry.compression,
         encrypted: entry.encrypted,
         signal: opts.signal,
       })

@@ -6,6 +6,7 @@ import type { RawInventory, RawSsh } from './schema.ts'
 import { mergeFence } from './fence-agent.ts'
 import { DEFAULT_TRANSPORT, ETCD_DEFAULTS, KUBE_DEFAULTS, RETENTION_DEFAULTS, SSH_DEFAULTS } from './defaults.ts'
 import type { Flavor, Host, Inventory, Role, SshSettings, StoreConfig } from './types.ts'
+import { DEFAULT_COMPRESSION } from '../backup/codec.ts'
 
 /** `~/x` → home, relative → against the inventory's folder, absolute unchanged. */
 export function resolvePath(dir: string, p: string): string {
@@ -90,6 +91,7 @@ export function normalise(raw: RawInventory, file: string): Inventory {
       schedule: b.schedule,
       retention: { ...RETENTION_DEFAULTS, ...stripUndefined(b.retention ?? {}) },
       metricsFile: b.metricsFile ? resolvePath(dir, b.metricsFile) : undefined,
+      compression: b.compression ?? DEFAULT_COMPRESSION,
     },
     stateDir: raw.stateDir ? resolvePath(dir, raw.stateDir) : path.join(dir, '.dr', cluster),
   }

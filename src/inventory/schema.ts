@@ -1,6 +1,7 @@
 // The YAML shape of an inventory, checked by zod. Every field is optional here on purpose: presence and meaning
 // are checked by the rules (rules.ts), so one missing field never hides the other problems.
 import { z } from 'zod'
+import { COMPRESSIONS } from '../backup/codec.ts'
 
 const port = z.number().int().min(1).max(65535)
 const ms = z.number().int().positive()
@@ -104,6 +105,8 @@ export const BackupSchema = z.strictObject({
     .strictObject({ last: count.optional(), daily: count.optional(), weekly: count.optional(), monthly: count.optional() })
     .optional(),
   metricsFile: z.string().min(1).optional(),
+  /** brotli (default), gzip or none: see src/backup/codec.ts. */
+  compression: z.enum(COMPRESSIONS).optional(),
 })
 
 export const InventorySchema = z.strictObject({

@@ -1,5 +1,6 @@
 // The normalised inventory every other module reads. The YAML form is parsed and checked in
 // src/inventory/load.ts; relative paths are already resolved against the inventory file's folder here.
+import type { Compression } from '../backup/codec.ts'
 
 export type Flavor = 'rke' | 'kubeadm' | 'kind'
 export type Role = 'etcd' | 'controlplane' | 'worker'
@@ -104,6 +105,8 @@ export interface BackupSettings {
   retention: { last: number; daily: number; weekly: number; monthly: number }
   /** Where Prometheus textfile metrics go. */
   metricsFile?: string
+  /** How snapshots are compressed before encryption (src/backup/codec.ts). */
+  compression: Compression
 }
 
 export interface Inventory {

@@ -38,7 +38,7 @@ for (const store of ['local', 'offsite']) {
     if (store === 'offsite') {
       t.match(out.location, /^node2:\/var\/backups\/dr\//)
       const ls = await lab.sh('node2', `stat -c '%a %n' /var/backups/dr/${out.id}.*`)
-      t.match(ls, /^600 .*\.db\.gz\.age$/m, 'mode 0600 on the worker')
+      t.match(ls, /^600 .*\.db\.br\.age$/m, 'mode 0600 on the worker')
       t.match(ls, /^600 .*\.meta\.json$/m)
     }
   })

@@ -65,11 +65,11 @@ t.test('a truncated backup is refused', async (t) => {
   await refused(t, b.store, b.id, 'backup.truncated')
 })
 
-t.test('a truncated backup whose recorded size was also rewritten is still refused (age/gzip see the cut)', async (t) => {
+t.test('a truncated backup whose recorded size was also rewritten is still refused (age/brotli see the cut)', async (t) => {
   const b = await fresh('trunc2')
   const size = Math.floor(fs.statSync(b.file).size / 2)
   fs.truncateSync(b.file, size)
-  const metaFile = b.file.replace(/\.db\.gz\.age$/, '.meta.json')
+  const metaFile = b.file.replace(/\.db\.br\.age$/, '.meta.json')
   const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8'))
   meta.stored.size = size
   fs.writeFileSync(metaFile, JSON.stringify(meta))
@@ -116,11 +116,11 @@ t.test('an unreachable store: retried with backoff, then a loud failure, and the
   t.same(retries, [50, 100], 'backoff doubles')
   const kept = fs.readdirSync(spoolDir).sort()
   t.equal(kept.length, 2, 'payload and metadata kept')
-  t.match(kept[0], /\.db\.gz\.age$/)
+  t.match(kept[0], /\.db\.br\.age$/)
   t.match(kept[1], /\.meta\.json$/)
   t.match((err as Error & { hint: string }).hint, new RegExp(`kept locally at ${path.join(spoolDir, kept[0]).replace(/[.]/g, '\\.')}`))
   // The kept copy is a complete, valid backup: a directory store over the spool verifies it.
-  const report = await verifyBackup(new DirStore('spool', spoolDir), kept[0].replace(/\.db\.gz\.age$/, ''), { identities: [identity] })
+  const report = await verifyBackup(new DirStore('spool', spoolDir), kept[0].replace(/\.db\.br\.age$/, ''), { identities: [identity] })
   t.ok(report.ok, 'the local copy verifies')
 })
 
@@ -196,7 +196,7 @@ stateDir: state
   const failed = await dr(['-i', invFile, 'backup', 'now', '--store', 'offsite', '--retries', '1'])
   t.equal(failed.code, 1, 'an unreachable store is a failure')
   t.match(failed.stderr, /error\[backup\.store-failed\]/)
-  t.match(failed.stderr, /kept locally at .*state\/backups\/spool\/cli_.*\.db\.gz\.age/)
+  t.match(failed.stderr, /kept locally at .*state\/backups\/spool\/cli_.*\.db\.br\.age/)
   t.equal(fs.readdirSync(path.join(dir, 'state', 'backups', 'spool')).length, 2)
 
   // The daemon waits for its next cron time in the foreground; SIGTERM ends it at once with exit 0.

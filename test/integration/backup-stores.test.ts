@@ -119,18 +119,27 @@ t.test('the standard age CLI decrypts what dr wrote; the result is the exact sna
   const store = new DirStore('local', path.join(scratch, 'dir'))
   const [entry] = await listBackups(store)
   const out = path.join(scratch, 'cli.db')
-  execFileSync('sh', ['-c', `age -d -i "$1" "$2" | gunzip > "$3"`, 'sh', path.join(scratch, 'key.txt'), entry.location, out])
+  t.equal(entry.compression, 'brotli', 'brotli by default')
+  execFileSync('sh', ['-c', `age -d -i "$1" "$2" | brotli -d > "$3"`, 'sh', path.join(scratch, 'key.txt'), entry.location, out])
   t.equal(execFileSync('sha256sum', [out], { encoding: 'utf8' }).split(' ')[0], entry.sha256)
   const status = JSON.parse(execFileSync('etcdctl', ['snapshot', 'status', '-w', 'json', out], { env: { ...process.env, ETCDCTL_API: '3' }, encoding: 'utf8' }))
   t.equal(status.revision, entry.revision)
 })
 
-t.test('without recipients: gzip only, still verified', async (t) => {
-  const store = new DirStore('plain', path.join(scratch, 'plain'))
-  const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [], spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
-  t.match(taken.metadata.stored.name, /\.db\.gz$/)
-  t.same(taken.metadata.encryption, { type: 'none', recipients: [] })
-  const report = await verifyBackup(store, taken.metadata.id, { identities: [] })
-  t.ok(report.ok)
-  t.notOk(report.checks.some((c) => c.name === 'age decryption'))
+t.test('without recipients, each codec: compressed only, read by its own CLI, verified', async (t) => {
+  for (const [compression, suffix, cli] of [['brotli', '.br', 'brotli -dc'], ['gzip', '.gz', 'gzip -dc'], ['none', '', 'cat']] as const) {
+    const store = new DirStore(`plain-${compression}`, path.join(scratch, `plain-${compression}`))
+    const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [], compression, spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
+    t.equal(taken.metadata.stored.name, `${taken.metadata.id}.db${suffix}`, `${compression}: named ${suffix || 'without a suffix'}`)
+    t.equal(taken.metadata.compression, compression, `${compression}: recorded in the metadata`)
+    t.same(taken.metadata.encryption, { type: 'none', recipients: [] })
+    // The keys here are random bytes: only bbolt's pages and free space compress.
+    if (compression !== 'none') t.ok(taken.metadata.stored.size < taken.metadata.snapshot.size, `${compression}: ${taken.metadata.stored.size} of ${taken.metadata.snapshot.size} bytes stored`)
+    const [entry] = await listBackups(store)
+    const raw = execFileSync('sh', ['-c', `${cli} < "$1" | sha256sum`, 'sh', entry.location], { encoding: 'utf8' }).split(' ')[0]
+    t.equal(raw, taken.metadata.snapshot.sha256, `${compression}: \`${cli}\` gives back the exact snapshot`)
+    const report = await verifyBackup(store, taken.metadata.id, { identities: [] })
+    t.ok(report.ok, `${compression}: verified`)
+    t.notOk(report.checks.some((c) => c.name === 'age decryption'))
+  }
 })
