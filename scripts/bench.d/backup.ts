@@ -254,7 +254,7 @@ async function main() {
       })
       const label = compression === 'brotli' ? 'full pipeline: ' : '  with gzip:   '
       console.log(
-        `${label} ${secs(full.ms)} for sha256 + ${compression} + age + SFTP upload (loopback sshd): ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
+        `${label} ${secs(full.ms)} for sha256 + ${compression} + age + ${process.env.DR_BENCH_STORE === 'dir' ? 'a directory store' : 'SFTP upload (loopback sshd)'}: ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
       )
       console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median${compression === 'brotli' ? ' (aim ≤ 1.5×)' : ''}; compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
       console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)}${compression === 'brotli' ? ' (aim < 120 MiB)' : ''}; dr's CPU ${secs(full.cpuMs)}`)

@@ -1,11 +1,13 @@
 // How a snapshot is compressed before it is encrypted and stored. Each codec is a stream both ways, named in the
 // payload's name and in its metadata record, so a backup says how to read it back.
 //
-// brotli (the default) at quality 1: on this project's bench it compresses 3–6× faster per CPU-second than gzip
-// level 1 and stores fewer bytes (Kubernetes-shaped data: 473 against 159 MiB/CPU-s, 21% against 25% of the size;
-// hex text: 281 against 45, 50% against 54%), so one stream on one of libuv's threads keeps up with the snapshot.
-// It is in node's zlib; `brotli -d` (Debian's `brotli` package) reads it by hand. gzip stays for stores read by
-// tools that only know gzip: level 1 in 1 MiB members on several threads (parallel-gzip.ts), `gzip -d` reads it.
+// brotli (the default) at quality 1: on the bench's snapshots (`scripts/bench backup`, the "compression" line) it
+// compresses 2–4× faster per CPU-second than gzip level 1 and stores fewer bytes (Kubernetes-shaped data: 306–349
+// against 144–152 MiB/CPU-s, 21% against 25% of the size; hex text: 172 against 45, 50% against 54%), so one stream
+// on one of libuv's threads nearly keeps up with the snapshot. It is in node's zlib; `brotli -d` (Debian's `brotli`
+// package) reads it by hand. brotli carries no checksum: the stored object's and the snapshot's sha256 in the
+// metadata (and etcd's own trailer) are what `verify` checks. gzip stays for stores read by tools that only know
+// gzip: level 1 in 1 MiB members on several threads (parallel-gzip.ts), which `gzip -d` reads.
 import { Transform, type TransformCallback } from 'node:stream'
 import zlib from 'node:zlib'
 import { ByteQueue } from './byte-queue.ts'
@@ -26,19 +28,19 @@ const BROTLI_BLOCK = 2 << 20
 /** zlib's default 16 KiB output chunks cost a trip through the main thread each; 64 KiB is a quarter of them. */
 const CHUNK = 64 << 10
 
-/** A compressing stage, or none for 'none'. `brotliQuality`/`gzipLevel` are for the bench's comparisons. */
-export function compressor(c: Compression, opts: { brotliQuality?: number; gzipLevel?: number; blockSize?: number } = {}): Transform | undefined {
+/** A compressing stage, or none for 'none'. */
+export function compressor(c: Compression): Transform | undefined {
   if (c === 'none') return undefined
-  if (c === 'gzip') return new ParallelGzip({ level: opts.gzipLevel ?? GZIP_LEVEL })
+  if (c === 'gzip') return new ParallelGzip({ level: GZIP_LEVEL })
   const brotli = zlib.createBrotliCompress({
     chunkSize: CHUNK,
     params: {
-      [zlib.constants.BROTLI_PARAM_QUALITY]: opts.brotliQuality ?? BROTLI_QUALITY,
+      [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
       // A 4 MiB window (brotli's default, 22 bits): what a decoder must hold, and no more.
       [zlib.constants.BROTLI_PARAM_LGWIN]: 22,
     },
   })
-  return new Blocked(brotli, opts.blockSize ?? BROTLI_BLOCK)
+  return new Blocked(brotli, BROTLI_BLOCK)
 }
 
 /**

@@ -12,9 +12,6 @@ export interface EncodeOptions {
   recipients: string[]
   /** The codec (codec.ts); brotli when not given. */
   compression?: Compression
-  /** The bench's comparisons only: another brotli quality or gzip level than the codec's own. */
-  brotliQuality?: number
-  gzipLevel?: number
   signal?: AbortSignal
 }
 
@@ -55,7 +52,7 @@ export async function encodeSnapshot(source: Readable, sink: Writable, opts: Enc
   const snap = new SnapshotDigestStream()
   const stored = new DigestStream()
   const stages: NodeJS.ReadWriteStream[] | any[] = [source, snap]
-  const z = compressor(opts.compression ?? DEFAULT_COMPRESSION, opts)
+  const z = compressor(opts.compression ?? DEFAULT_COMPRESSION)
   if (z) stages.push(z)
   if (opts.recipients.length > 0) stages.push(ageEncrypt(opts.recipients))
   stages.push(stored, sink)
