@@ -132,6 +132,10 @@ export async function collectCluster(conns: Connections, inv: Inventory, want: {
       (async () => {
         const [{ probeCluster }, { connectMember }, { AlarmAction }] = await Promise.all([import('../etcd/status.ts'), import('../etcd/client.ts'), import('etcd3')])
         rep.etcd = await probeCluster(conns, inv, { timeoutMs: 3000 })
+        // A member's first call carries the set-up of its tunnel, TLS and gRPC: on a loaded machine that alone can
+        // pass 3 s (CI once saw a healthy member of a fresh lab called unreachable). A time-out is not proof, so the
+        // cluster is asked once more, with 10 s, before a member that timed out is reported.
+        if (rep.etcd.members.some((m) => m.error === 'timed out')) rep.etcd = await probeCluster(conns, inv, { timeoutMs: 10_000 })
         const via = rep.etcd.members.find((m) => m.quorumRead)?.host ?? rep.etcd.members.find((m) => m.reachable)?.host
         if (!via) return
         // A fresh connection (tunnel, TLS, gRPC) for one call: under load its set-up alone took over 3 s on the lab.
