@@ -18,7 +18,7 @@ export async function tryInspect(t: Transport, name: string): Promise<ContainerI
 }
 
 /** docker update's answers while a container in a restart loop dies under it (docker 20.10; runc's own words). */
-export const RESTART_LOOP_RACE = /cannot update a stopped container|runc did not terminate successfully: exit status \d+: container not running/i
+export const RESTART_LOOP_RACE = /cannot update a stopped container|cannot update a deleted process|runc did not terminate successfully: exit status \d+: container not running/i
 
 /**
  * `docker update --restart=no` for containers that may be in a restart loop. A removed member exits and its policy
