@@ -10,7 +10,7 @@ import { DrError } from '../src/core/error.ts'
 import { FENCE_MARKER, hostFence, whyNotFenced, type HostFence } from '../src/cluster/fence-state.ts'
 import { hasFenceAgent } from '../src/cluster/power.ts'
 import { hostsInSite, type Inventory } from '../src/inventory/types.ts'
-import { DR_MANIFEST_DIR, disableRestart } from '../src/component/index.ts'
+import { DR_MANIFEST_DIR } from '../src/component/index.ts'
 import type { Runbook, Step } from '../src/runbook/types.ts'
 import type { Transport } from '../src/transport/types.ts'
 import { componentOf, type Component, type ComponentName } from './steps/containers.ts'
@@ -51,8 +51,8 @@ async function fenceComponent(t: Transport, c: Component, tag: string): Promise<
   if (!(await componentWork(c))) return
   if (c.kind === 'container') {
     const name = (await c.state())!.where
-    await disableRestart(t, name)
-    await t.$`docker stop -t 2 ${name} >/dev/null && docker rename ${name} ${`${name}-fenced-${tag}`}`
+    await c.stop({ timeoutMs: 2000 })
+    await t.$`docker rename ${name} ${`${name}-fenced-${tag}`}`
   } else {
     await c.stop({ timeoutMs: 90_000 })
   }

@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
+import type { Compression } from '../../src/backup/codec.ts'
 import { drNodeFlags } from '../../src/backup/schedule-install.ts'
 import { ETCD_FLOW_CONTROL_WINDOW } from '../../src/etcd/client.ts'
 
@@ -30,7 +31,7 @@ interface ChildConfig {
   sftp?: { port: number; user: string; key: string; knownHosts: string; dir: string }
   spool: string
   /** The pipeline's codec (dr's default when not given). */
-  compression?: 'brotli' | 'gzip' | 'none'
+  compression?: Compression
 }
 
 function clientFor(c: ChildConfig) {

@@ -20,8 +20,8 @@ export const DEFAULT_COMPRESSION: Compression = 'brotli'
 /** The payload name's suffix for each codec (before `.age`). */
 export const COMPRESSION_SUFFIX: Record<Compression, string> = { brotli: '.br', gzip: '.gz', none: '' }
 
-export const BROTLI_QUALITY = 1
-export const GZIP_LEVEL = 1
+const BROTLI_QUALITY = 1
+const GZIP_LEVEL = 1
 /** brotli's writes: 2 MiB took 80% of the CPU of 1 MiB on Kubernetes-shaped data, 4 MiB 75%, sizes alike. */
 const BROTLI_BLOCK = 2 << 20
 
@@ -111,6 +111,3 @@ export function decompressor(c: Compression): Transform | undefined {
   if (c === 'none') return undefined
   return c === 'gzip' ? zlib.createGunzip({ chunkSize: CHUNK }) : zlib.createBrotliDecompress({ chunkSize: CHUNK })
 }
-
-/** The command that reads a payload by hand, for the README and hints. */
-export const decompressCommand: Record<Compression, string> = { brotli: 'brotli -d', gzip: 'gzip -d', none: 'cat' }

@@ -7,7 +7,7 @@
 // Temporary objects start with a dot and end in `.partial`; the parser ignores them, so an unfinished upload is
 // never listed.
 
-import { COMPRESSION_SUFFIX, type Compression } from './codec.ts'
+import { COMPRESSIONS, COMPRESSION_SUFFIX, type Compression } from './codec.ts'
 
 export interface BackupName {
   /** The id: the name without extensions. */
@@ -69,7 +69,7 @@ export function parsePayloadName(name: string): BackupName | undefined {
     cluster: m.groups.cluster,
     createdAt: parseCompactTime(m.groups.time),
     revision: Number(m.groups.rev),
-    compression: m.groups.z === '.br' ? 'brotli' : m.groups.z === '.gz' ? 'gzip' : 'none',
+    compression: COMPRESSIONS.find((c) => COMPRESSION_SUFFIX[c] === (m.groups!.z ?? ''))!,
     encrypted: !!m.groups.age,
   }
 }

@@ -23,8 +23,9 @@ export const RESTART_LOOP_RACE = /cannot update a stopped container|cannot updat
 /**
  * `docker update --restart=no` for containers that may be in a restart loop. A removed member exits and its policy
  * starts it again, so it can die between docker's "is it running" and the update: docker then answers "cannot update
- * a stopped container", or passes on runc's "container not running" when it dies during the update itself. Those
- * answers are retried for about five seconds; any other is an error.
+ * a stopped container" or "cannot update a deleted process", or passes on runc's "container not running" when it
+ * dies during the update itself (RESTART_LOOP_RACE). Those answers are retried for about five seconds; any other is
+ * an error.
  */
 export async function disableRestart(t: Transport, containers: string | string[]): Promise<void> {
   const names = typeof containers === 'string' ? [containers] : containers
