@@ -7,7 +7,8 @@
 // instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05), DR_BENCH_DATA=hex|k8s what fills it (see
 // the fill below), DR_BENCH_KEEP=<file> keeps a copy of the raw snapshot. To find where time goes: DR_BENCH_PROF=<dir>
 // (the children's CPU profiles), DR_BENCH_STORE=dir (a directory store instead of SFTP), DR_BENCH_WINDOW=<bytes>
-// (the gRPC flow-control window instead of dr's).
+// (the gRPC flow-control window instead of dr's), DR_BENCH_NODE_FLAGS (the children's node flags instead
+// of bin/dr.js's).
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -88,8 +89,12 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
  * own) and the transpiler's caches would count in the child's peak memory, which is not dr's.
  */
 let childScript: string | undefined
-/** The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. */
-const DR_NODE_FLAGS = drNodeFlags()
+/**
+ * The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. DR_BENCH_NODE_FLAGS
+ * replaces them (`DR_BENCH_NODE_FLAGS=` for none), to weigh a flag's memory against its CPU in one command.
+ */
+const DR_NODE_FLAGS = process.env.DR_BENCH_NODE_FLAGS !== undefined ? process.env.DR_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : drNodeFlags()
+const FLAGS_SAID = `node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}${process.env.DR_BENCH_NODE_FLAGS !== undefined ? ' from DR_BENCH_NODE_FLAGS' : ', as bin/dr.js runs'}`
 async function bundledChild(): Promise<string> {
   if (childScript) return childScript
   const esbuild = await import('esbuild')
@@ -236,7 +241,7 @@ async function main() {
     const ratios = rawRuns.map((r, i) => r.ms / ctlRuns[i])
     console.log(`raw snapshot:   dr ${secs(rawMs)} (${spread(rawRuns.map((r) => r.ms))})  vs  etcdctl snapshot save ${secs(ctlMs)} (${spread(ctlRuns)}), medians of ${pairs} alternating pairs  [${mb(fs.statSync(cfg.out).size)}]`)
     console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per pair ${ratios.map((x) => x.toFixed(2)).join(' ')}`)
-    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}, as bin/dr.js runs); dr's CPU ${secs(median(rawRuns.map((r) => r.cpuMs)))} by median`)
+    console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; ${FLAGS_SAID}); dr's CPU ${secs(median(rawRuns.map((r) => r.cpuMs)))} by median`)
 
     const rawBytes = fs.readFileSync(cfg.out)
     const rawSha = createHash('sha256').update(rawBytes).digest('hex')
