@@ -3,12 +3,11 @@
 import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
-import net from 'node:net'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { Etcd3 } from 'etcd3'
 import { DrError } from '../core/error.ts'
-import { freeLoopbackPort } from '../transport/local.ts'
+import { freeLoopbackPorts } from '../transport/local.ts'
 
 const run = promisify(execFile)
 
@@ -52,13 +51,46 @@ export interface RestoredView {
   durationMs: number
 }
 
-/** Restore `file` into a scratch etcd under `scratchDir` (removed afterwards) and read what it holds. */
-export async function restoreThrowaway(file: string, scratchDir: string): Promise<RestoredView> {
+/** How often a throwaway etcd is started afresh when a port picked for it was taken before it could listen. */
+const START_ATTEMPTS = 3
+const PORT_TAKEN = /bind: address already in use/
+
+/** The throwaway etcd could not listen on a port picked for it: another process took the port in between. */
+class PortTaken extends Error {}
+
+/**
+ * Restore `file` into a scratch etcd under `scratchDir` (removed afterwards) and read what it holds. Its ports are
+ * picked free, but another process may take one before etcd listens: that is started again on new ports (from a
+ * fresh restore), and never reported as a backup that cannot be restored.
+ */
+export async function restoreThrowaway(
+  file: string,
+  scratchDir: string,
+  opts: { pickPorts?: (n: number) => Promise<number[]> } = {},
+): Promise<RestoredView> {
   const started = Date.now()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { ...(await restoreOnce(file, scratchDir, opts.pickPorts ?? freeLoopbackPorts)), durationMs: Date.now() - started }
+    } catch (e) {
+      if (!(e instanceof PortTaken)) throw e
+      if (attempt < START_ATTEMPTS) continue
+      throw new DrError({
+        code: 'backup.verify-ports',
+        message: `the throwaway etcd could not listen on 127.0.0.1 in ${START_ATTEMPTS} attempts, new ports each time: ${e.message}`,
+        doing: 'start a throwaway etcd to read the restored snapshot',
+        hint: 'something on this machine takes loopback ports as fast as they are freed; the backup itself was not judged: run the verify again (`dr backup verify <id>`)',
+      })
+    }
+  }
+}
+
+async function restoreOnce(file: string, scratchDir: string, pickPorts: (n: number) => Promise<number[]>): Promise<Omit<RestoredView, 'durationMs'>> {
   const dataDir = path.join(scratchDir, 'verify.etcd')
-  const [clientPort, peerPort] = [await freeLoopbackPort(), await freeLoopbackPort()]
+  const [clientPort, peerPort] = await pickPorts(2)
   const peer = `http://127.0.0.1:${peerPort}`
   const clientUrl = `http://127.0.0.1:${clientPort}`
+  await fsp.rm(dataDir, { recursive: true, force: true })
   try {
     await run(
       'etcdctl',
@@ -74,7 +106,7 @@ export async function restoreThrowaway(file: string, scratchDir: string): Promis
     })
   }
   const log = path.join(scratchDir, 'verify-etcd.log')
-  const fd = fs.openSync(log, 'a')
+  const fd = fs.openSync(log, 'w')
   const proc = spawn(
     'etcd',
     ['--name=verify', `--data-dir=${dataDir}`, `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`, `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=verify=${peer}`],
@@ -88,15 +120,27 @@ export async function restoreThrowaway(file: string, scratchDir: string): Promis
     for (;;) {
       if (proc.exitCode !== null) {
         const tail = (await fsp.readFile(log, 'utf8')).trim().split('\n').slice(-3).join('\n')
+        if (PORT_TAKEN.test(tail)) throw new PortTaken(tail.split('\n').find((l) => PORT_TAKEN.test(l))!.trim())
         throw new DrError({ code: 'backup.restore-failed', message: `the throwaway etcd exited: ${tail}`, hint: 'this backup cannot be restored; use an older one' })
       }
-      try {
+      // Each probe is bounded and gives way to etcd's exit: a call to a port that another process took (and
+      // accepts on without speaking gRPC) would otherwise wait forever.
+      const probe = (async () => {
         const count = await client.getAll().count()
         const status = await client.maintenance.status()
-        return { revision: Number(status.header.revision), keyCount: count, durationMs: Date.now() - started }
+        return { revision: Number(status.header.revision), keyCount: count }
+      })()
+      probe.catch(() => undefined)
+      let timer: NodeJS.Timeout | undefined
+      const gaveUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000)))
+      try {
+        const got = await Promise.race([probe, gaveUp, exited.then(() => undefined)])
+        if (got) return got
       } catch (e) {
         if (Date.now() > deadline) throw new DrError({ code: 'backup.restore-failed', message: `the throwaway etcd did not answer within 30 s: ${(e as Error).message}` })
         await new Promise((r) => setTimeout(r, 200))
+      } finally {
+        clearTimeout(timer)
       }
     }
   } finally {

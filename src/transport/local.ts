@@ -91,14 +91,31 @@ export function spawnStream(argv: string[], host: string): Duplex {
 
 /** A free TCP port on 127.0.0.1 (for a local listener or a throwaway server). */
 export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
+  return (await freeLoopbackPorts(1))[0]
+}
+
+/**
+ * `n` distinct ports free on 127.0.0.1 now: all are held at once while they are picked (picked one after another,
+ * the kernel may hand out the same port twice). Another process can still take one before the caller binds it.
+ */
+export async function freeLoopbackPorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    const ports: number[] = []
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer()
+      servers.push(s)
+      ports.push(
+        await new Promise<number>((resolve, reject) => {
+          s.once('error', reject)
+          s.listen(0, '127.0.0.1', () => resolve((s.address() as net.AddressInfo).port))
+        }),
+      )
+    }
+    return ports
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r()))))
+  }
 }
 
 /** A tunnel is a local listener that pipes each connection to `connect()`. */
