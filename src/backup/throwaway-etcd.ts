@@ -118,10 +118,10 @@ async function restoreOnce(file: string, scratchDir: string, pickPorts: (n: numb
   try {
     const deadline = Date.now() + 30_000
     for (;;) {
-      if (proc.exitCode !== null) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
         const tail = (await fsp.readFile(log, 'utf8')).trim().split('\n').slice(-3).join('\n')
         if (PORT_TAKEN.test(tail)) throw new PortTaken(tail.split('\n').find((l) => PORT_TAKEN.test(l))!.trim())
-        throw new DrError({ code: 'backup.restore-failed', message: `the throwaway etcd exited: ${tail}`, hint: 'this backup cannot be restored; use an older one' })
+        throw new DrError({ code: 'backup.restore-failed', message: `the throwaway etcd exited${proc.signalCode ? ` on ${proc.signalCode}` : ''}: ${tail}`, hint: 'this backup cannot be restored; use an older one' })
       }
       // Each probe is bounded and gives way to etcd's exit: a call to a port that another process took (and
       // accepts on without speaking gRPC) would otherwise wait forever.
@@ -136,6 +136,7 @@ async function restoreOnce(file: string, scratchDir: string, pickPorts: (n: numb
       try {
         const got = await Promise.race([probe, gaveUp, exited.then(() => undefined)])
         if (got) return got
+        // etcd exited: named at the top of the loop.
       } catch (e) {
         if (Date.now() > deadline) throw new DrError({ code: 'backup.restore-failed', message: `the throwaway etcd did not answer within 30 s: ${(e as Error).message}` })
         await new Promise((r) => setTimeout(r, 200))

@@ -73,6 +73,30 @@ t.test('a port taken every time: named as ports, not as a backup that cannot be 
   t.equal(asked, 3, 'three starts')
 })
 
+t.test('the throwaway etcd killed by a signal: named as such, at once, not waited on', async (t) => {
+  let killer: NodeJS.Timeout | undefined
+  const started = Date.now()
+  const e = await restoreThrowaway(snapshot, scratch, {
+    async pickPorts(n) {
+      const ports = await freeLoopbackPorts(n)
+      // Kill the etcd as soon as it appears (only ours: its client URL is on a port just picked).
+      killer = setInterval(() => {
+        try {
+          execFileSync('pkill', ['-KILL', '-f', `listen-client-urls=http://127.0.0.1:${ports[0]}`], { stdio: 'ignore' })
+          clearInterval(killer)
+        } catch {}
+      }, 5)
+      return ports
+    },
+  }).catch((e: unknown) => e)
+  clearInterval(killer)
+  t.ok(isDrError(e), String(e))
+  if (!isDrError(e)) return
+  t.equal(e.code, 'backup.restore-failed')
+  t.match(e.message, /exited on SIGKILL/)
+  t.ok(Date.now() - started < 15_000, `within ${Date.now() - started} ms, not the 30 s of an etcd that does not answer`)
+})
+
 t.test('ports picked together are distinct', async (t) => {
   for (let i = 0; i < 20; i++) {
     const p = await freeLoopbackPorts(4)
