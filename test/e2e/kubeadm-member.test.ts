@@ -11,7 +11,8 @@ import { TestLab } from '../helpers/lab.ts'
 const lab = new TestLab('e2e-kadm-mb', ['--flavor', 'kubeadm', '--workers', '0'])
 const PKI = '/etc/kubernetes/pki'
 const MASTERS = ['master1', 'master2', 'master3']
-const running = (name: string) => `$(docker ps -q --filter label=io.kubernetes.container.name=${name} --filter status=running | head -n1)`
+const runningIds = (name: string) => `docker ps -q --filter label=io.kubernetes.container.name=${name} --filter status=running`
+const running = (name: string) => `$(${runningIds(name)} | head -n1)`
 const etcdctl = (node: string, args: string) =>
   lab.sh(node, `docker exec "${running('etcd')}" etcdctl --endpoints=https://127.0.0.1:2379 --cacert=${PKI}/etcd/ca.crt --cert=${PKI}/etcd/server.crt --key=${PKI}/etcd/server.key ${args}`)
 const members = async (via: string) =>
@@ -109,7 +110,7 @@ t.test('backup restore: every member lost, the backup brings its keys back and o
   // its own already and be between restarts: then there is nothing running to kill, and a kill that meets it just
   // exiting is the same. 'no quorum' below is what proves the loss.
   for (const n of MASTERS) await lab.sh(n, 'rm -rf /var/lib/etcd/member && touch /var/lib/etcd/member')
-  const killEtcd = `for id in $(docker ps -q --filter label=io.kubernetes.container.name=etcd --filter status=running); do docker kill "$id" >/dev/null 2>&1 || true; done`
+  const killEtcd = `for id in $(${runningIds('etcd')}); do docker kill "$id" >/dev/null 2>&1 || true; done`
   for (const n of MASTERS) await lab.sh(n, killEtcd)
   await sleep(3000)
   const s = await lab.dr(['status', '--json'])
