@@ -93,8 +93,9 @@ let childScript: string | undefined
  * The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. DR_BENCH_NODE_FLAGS
  * replaces them (`DR_BENCH_NODE_FLAGS=` for none), to weigh a flag's memory against its CPU in one command.
  */
-const DR_NODE_FLAGS = process.env.DR_BENCH_NODE_FLAGS !== undefined ? process.env.DR_BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean) : drNodeFlags()
-const FLAGS_SAID = `node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}${process.env.DR_BENCH_NODE_FLAGS !== undefined ? ' from DR_BENCH_NODE_FLAGS' : ', as bin/dr.js runs'}`
+const FLAGS_OVERRIDE = process.env.DR_BENCH_NODE_FLAGS
+const DR_NODE_FLAGS = FLAGS_OVERRIDE !== undefined ? FLAGS_OVERRIDE.split(/\s+/).filter(Boolean) : drNodeFlags()
+const FLAGS_SAID = `node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}${FLAGS_OVERRIDE !== undefined ? ' from DR_BENCH_NODE_FLAGS' : ', as bin/dr.js runs'}`
 async function bundledChild(): Promise<string> {
   if (childScript) return childScript
   const esbuild = await import('esbuild')

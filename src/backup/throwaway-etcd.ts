@@ -90,7 +90,6 @@ async function restoreOnce(file: string, scratchDir: string, pickPorts: (n: numb
   const [clientPort, peerPort] = await pickPorts(2)
   const peer = `http://127.0.0.1:${peerPort}`
   const clientUrl = `http://127.0.0.1:${clientPort}`
-  await fsp.rm(dataDir, { recursive: true, force: true })
   try {
     await run(
       'etcdctl',
