@@ -3,6 +3,7 @@
 import { PassThrough, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import { quote } from './shell.ts'
+import { SftpWriteStream } from './sftp-write-stream.ts'
 import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
 import type { WriteFileOptions } from './types.ts'
 import type { SshTransport } from './ssh.ts'
@@ -130,15 +131,7 @@ export class SshFiles {
 
   private async sftpWriteStream(path: string, mode: number): Promise<NodeJS.WritableStream> {
     const sftp = await this.t.sftp()
-    const inner = sftp.createWriteStream(path, { mode })
-    const done = new Promise<void>((resolve, reject) => {
-      inner.once('close', () => resolve())
-      inner.once('error', (e: Error) => reject(this.fileError('write', path, e)))
-    })
-    done.catch(() => {}) // awaited by final()
-    // An existing file keeps its old mode on open(O_TRUNC), and a new one is cut by sshd's umask: set it.
-    const chmod = () => new Promise<void>((r, j) => sftp.chmod(path, mode, (e) => (e ? j(this.fileError('chmod', path, e)) : r())))
-    return finishing(inner, done.then(chmod))
+    return new SftpWriteStream(sftp, path, { mode, error: (doing, e) => this.fileError(doing, path, e) })
   }
 
   async rename(from: string, to: string): Promise<void> {

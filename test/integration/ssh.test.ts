@@ -1,5 +1,6 @@
 // SshTransport against a real OpenSSH server on loopback: exec, quoting, exit codes, timeouts, sudo, SFTP, tunnels.
 import t from 'tap'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -140,6 +141,38 @@ t.test('SFTP: read, write with mode, streams, rename, unlink, readdir, mkdir -p'
   t.same(await h.readdir(dir), ['a'])
   t.same(await h.readdir(path.join(dir, 'missing')), [], 'a missing directory lists as empty')
   await t.rejects(h.readFile(path.join(dir, 'missing')), { code: 'file.not-found', host: 'h1' })
+  fs.rmSync(dir, { recursive: true })
+})
+
+t.test('SFTP upload: several writes in flight, the bytes and the mode right, a missing directory named', async (t) => {
+  const h = await connect()
+  const dir = fs.mkdtempSync('/tmp/dr-ssh-upload-')
+  // Count the writes sent and not yet answered, on the very SFTP session the stream uses.
+  const sftp = await h.sftp()
+  const write = sftp.write.bind(sftp)
+  let inFlight = 0
+  let most = 0
+  sftp.write = ((handle: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: (e?: Error) => void) => {
+    most = Math.max(most, ++inFlight)
+    write(handle, buf, off, len, pos, (e?: Error) => (inFlight--, cb(e)))
+  }) as typeof sftp.write
+  t.teardown(() => void (sftp.write = write))
+
+  const file = path.join(dir, 'upload')
+  fs.writeFileSync(file, 'old and longer than nothing', { mode: 0o644 })
+  const data = crypto.randomBytes(6 * 1024 * 1024)
+  const chunks = Array.from({ length: data.length / (64 << 10) }, (_, i) => data.subarray(i * (64 << 10), (i + 1) * (64 << 10)))
+  await pipeline(Readable.from(chunks), (await h.createWriteStream(file, { mode: 0o600 })) as NodeJS.WritableStream)
+  t.ok(most > 1, `more than one write was in flight (at most ${most})`)
+  t.ok(most <= 17, `no more than the 1 MiB window (and the write that waits for room) was in flight (${most} writes of 64 KiB)`)
+  t.ok(fs.readFileSync(file).equals(data), 'the file holds exactly the bytes written, the old ones gone')
+  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'the mode asked for, on a file that existed with another')
+
+  await t.rejects(
+    pipeline(Readable.from([data.subarray(0, 1000)]), (await h.createWriteStream(path.join(dir, 'missing', 'f'))) as NodeJS.WritableStream),
+    { code: 'file.not-found', host: 'h1', message: /cannot write .*missing\/f/ },
+    'a directory that is not there is named, with the path',
+  )
   fs.rmSync(dir, { recursive: true })
 })
 
