@@ -11,6 +11,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, timingSafeEqual } from 'nod
 import { Transform, type TransformCallback } from 'node:stream'
 import { ByteQueue } from './byte-queue.ts'
 import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption'
+import { STAGE_BYTES } from './stage.ts'
 
 const CHUNK = 64 * 1024
 const TAG = 16
@@ -84,7 +85,7 @@ export class AgeEncryptStream extends Transform {
   private headWritten = false
 
   constructor(private readonly recipients: string[]) {
-    super({ readableHighWaterMark: 1 << 20 })
+    super({ readableHighWaterMark: STAGE_BYTES })
   }
 
   override _construct(cb: (e?: Error | null) => void): void {
@@ -126,7 +127,7 @@ export class AgeDecryptStream extends Transform {
   private counter = 0
 
   constructor(identities: string[]) {
-    super({ readableHighWaterMark: 1 << 20 })
+    super({ readableHighWaterMark: STAGE_BYTES })
     for (const i of identities) this.dec.addIdentity(i)
   }
 

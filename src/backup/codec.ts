@@ -12,6 +12,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import zlib from 'node:zlib'
 import { ByteQueue } from './byte-queue.ts'
 import { ParallelGzip } from './parallel-gzip.ts'
+import { STAGE_BYTES } from './stage.ts'
 
 export const COMPRESSIONS = ['brotli', 'gzip', 'none'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
@@ -57,7 +58,7 @@ export class Blocked extends Transform {
     private readonly inner: Transform,
     private readonly blockSize = 1 << 20,
   ) {
-    super({ readableHighWaterMark: 1 << 20 })
+    super({ readableHighWaterMark: STAGE_BYTES })
     inner.on('data', (d: Buffer) => {
       if (!this.push(d)) inner.pause()
     })

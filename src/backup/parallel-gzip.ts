@@ -8,6 +8,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import { ByteQueue } from './byte-queue.ts'
+import { STAGE_BYTES } from './stage.ts'
 
 const gzip = promisify(zlib.gzip)
 
@@ -31,7 +32,7 @@ export class ParallelGzip extends Transform {
   private free: Buffer[] = []
 
   constructor(opts: ParallelGzipOptions) {
-    super({ readableHighWaterMark: 1 << 20 })
+    super({ readableHighWaterMark: STAGE_BYTES })
     this.level = opts.level
     this.blockSize = opts.blockSize ?? 1 << 20
     this.parallel = Math.max(1, opts.parallel ?? Math.min(Number(process.env.UV_THREADPOOL_SIZE ?? 4), os.availableParallelism()))

@@ -6,6 +6,7 @@ import type { Etcd3 } from 'etcd3'
 import { ageDecrypt, ageEncrypt } from './age-stream.ts'
 import { DigestStream, SnapshotDigestStream, type Digest } from './digest.ts'
 import { compressor, decompressor, DEFAULT_COMPRESSION, type Compression } from './codec.ts'
+import { STAGE_BYTES } from './stage.ts'
 
 export interface EncodeOptions {
   /** age recipients; none = not encrypted. */
@@ -30,7 +31,7 @@ export interface EncodeResult {
 export function snapshotSource(client: Etcd3, opts: { timeoutMs?: number } = {}): Readable {
   const out = new Transform({
     writableObjectMode: true,
-    readableHighWaterMark: 1 << 20,
+    readableHighWaterMark: STAGE_BYTES,
     transform(msg: { blob: Buffer }, _enc, cb) {
       cb(null, msg.blob)
     },

@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { PassThrough, Readable, Writable } from 'node:stream'
 import { DrError } from '../core/error.ts'
 import type { BackupStore } from './store.ts'
+import { STAGE_BYTES } from './stage.ts'
 
 export interface RetryPolicy {
   /** Total attempts, the streamed one included. */
@@ -28,7 +29,7 @@ class Tee extends Writable {
     private readonly spool: fs.WriteStream,
     private readonly branch?: PassThrough,
   ) {
-    super({ highWaterMark: 1 << 20 })
+    super({ highWaterMark: STAGE_BYTES })
     branch?.on('error', () => this.dropBranch())
   }
   dropBranch() {
@@ -92,7 +93,7 @@ export async function spooledUpload(ctx: UploadContext): Promise<SpooledUpload> 
   const spoolPath = path.join(ctx.spoolDir, ctx.name)
   const spool = fs.createWriteStream(spoolPath, { mode: 0o600 })
   await once(spool, 'open')
-  const branch = new PassThrough({ highWaterMark: 1 << 20 })
+  const branch = new PassThrough({ highWaterMark: STAGE_BYTES })
   const tee = new Tee(spool, branch)
   const first = ctx.store.save(ctx.name, branch, { signal: ctx.signal, commit: ctx.commit }).then(
     () => undefined,

@@ -60,10 +60,11 @@ export const memberEndpoint = (inv: Inventory, hostName: string) =>
 /**
  * HTTP/2 flow-control window of the etcd channel. gRPC's default, 64 KiB, made etcd wait for a window update every
  * two 32 KiB snapshot messages: dr's snapshot took 1.2–1.3× `etcdctl snapshot save` (whose Go gRPC grows its
- * window). 4 MiB brings it level (`scripts/bench backup`), and is all a paused snapshot can hold in memory; 16 MiB
- * was no faster and cost 30 MiB of peak RSS.
+ * window). 1 MiB (32 messages) brings it level (`scripts/bench backup`), and is all a paused snapshot holds in
+ * memory. 4 MiB was no faster, and when the backup pipeline was the slower side the snapshot's buffers waited in it
+ * long enough to reach V8's old generation (src/backup/stage.ts): 135–168 MiB of peak RSS against 116–122.
  */
-export const ETCD_FLOW_CONTROL_WINDOW = 4 << 20
+export const ETCD_FLOW_CONTROL_WINDOW = 1 << 20
 
 /**
  * One client per member, never load-balanced across members: dr must know which member answered.
