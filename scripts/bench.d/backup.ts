@@ -81,7 +81,24 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
   client.close()
   // VmHWM, not getrusage's ru_maxrss: on Linux ru_maxrss survives exec, so a child would report its parent's peak.
   const maxRssKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1])
+  if (process.env.DR_BENCH_TRACE) process.stderr.write(`${kind} CPU by thread: ${threadCpu()}\n`)
   process.stdout.write(JSON.stringify({ ms, cpuMs, maxRssKiB, ...extra }) + '\n')
+}
+
+/** CPU seconds of the main thread (the JavaScript, TLS, HTTP/2) and of the others (libuv's pool: compression and
+ * file writes; V8's helpers: parallel garbage collection). */
+function threadCpu(): string {
+  const tick = 100 // USER_HZ on Linux
+  let main = 0
+  let rest = 0
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const s = (Number(f[11]) + Number(f[12])) / tick // utime, stime
+    if (Number(tid) === process.pid) main += s
+    else rest += s
+  }
+  return `main thread ${main.toFixed(2)} s, other threads ${rest.toFixed(2)} s`
 }
 
 /**
