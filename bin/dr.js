@@ -1,12 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 // --max-semi-space-size=1 (MiB; V8's default grows to 16): dr streams snapshots in chunks whose Buffers are freed
 // only when the small objects holding them are collected. A small young generation collects them every few
-// chunks instead of every few dozen: a raw snapshot's peak RSS drops by 30-40 MiB, under the 120 MiB aimed at.
-// It is not free: the many more scavenges cost a full backup (brotli, age, SFTP) more CPU, 4.6 CPU-s against
-// 3.7-4.4 and 1.46x the raw snapshot's time against 1.30x on Kubernetes-shaped data, 7.4-8.9 CPU-s against 4.7 on
-// hex text (scripts/bench backup, and with DR_BENCH_NODE_FLAGS=--max-semi-space-size=16 for V8's default). Memory
-// was chosen: the raw snapshot's aim is met this way and the pipeline's still at its 1.5x. scripts/bench backup and
-// a scheduled backup run node with the flags of this line; `node bin/dr.js` skips it.
+// chunks instead of every few dozen: the raw snapshot's peak RSS is 93-105 MiB with it, 135-169 without, against
+// the 120 MiB aimed at. Since each pipeline stage holds 64 KiB (src/backup/stage.ts) it costs the full backup
+// (brotli, age, SFTP) little: on Kubernetes-shaped data 4.4-4.5 CPU-s against 4.0-4.3 with V8's default, on hex
+// text no difference past the noise, for 112-119 MiB of peak RSS against 143-147 (alternating runs of
+// scripts/bench backup's children, and DR_BENCH_NODE_FLAGS=--max-semi-space-size=16 for V8's default).
+// scripts/bench backup and a scheduled backup run node with the flags of this line; `node bin/dr.js` skips it.
 // The `dr` command. Runs the bundle in dist/ (scripts/build.mjs, run by `npm ci`) while every source it was
 // built from is unchanged; otherwise the TypeScript sources through tsx, so an edited checkout needs no build.
 import fs from 'node:fs'
