@@ -168,6 +168,11 @@ t.test('SFTP upload: several writes in flight, the bytes and the mode right, a m
   t.ok(fs.readFileSync(file).equals(data), 'the file holds exactly the bytes written, the old ones gone')
   t.equal(fs.statSync(file).mode & 0o777, 0o600, 'the mode asked for, on a file that existed with another')
 
+  const empty = path.join(dir, 'empty')
+  await pipeline(Readable.from([]), (await h.createWriteStream(empty, { mode: 0o640 })) as NodeJS.WritableStream)
+  t.equal(fs.statSync(empty).size, 0, 'an empty stream makes an empty file')
+  t.equal(fs.statSync(empty).mode & 0o777, 0o640, 'with its mode')
+
   await t.rejects(
     pipeline(Readable.from([data.subarray(0, 1000)]), (await h.createWriteStream(path.join(dir, 'missing', 'f'))) as NodeJS.WritableStream),
     { code: 'file.not-found', host: 'h1', message: /cannot write .*missing\/f/ },
