@@ -154,7 +154,7 @@ t.test('SFTP upload: several writes in flight, the bytes and the mode right, a m
   let most = 0
   sftp.write = ((handle: Buffer, buf: Buffer, off: number, len: number, pos: number, cb: (e?: Error) => void) => {
     most = Math.max(most, ++inFlight)
-    write(handle, buf, off, len, pos, (e?: Error) => (inFlight--, cb(e)))
+    write(handle, buf, off, len, pos, (e?: Error | null) => (inFlight--, cb(e ?? undefined)))
   }) as typeof sftp.write
   t.teardown(() => void (sftp.write = write))
 
