@@ -25,6 +25,8 @@ export class SftpWriteStream extends Writable {
   private failed?: Error
   /** The write or final waiting for answers to come back, if any. */
   private waiting?: () => void
+  /** ssh2 drops a request sent on a closed SFTP channel without ever answering it: a closed session fails the stream. */
+  private readonly onClose = () => this.fail(new Error('the SFTP session closed'))
 
   constructor(
     private readonly sftp: SFTPWrapper,
@@ -33,6 +35,7 @@ export class SftpWriteStream extends Writable {
   ) {
     // The window is the buffer: the stream's own queue adds only the one write that waits for room.
     super({ highWaterMark: 64 << 10 })
+    sftp.once('close', this.onClose)
   }
 
   override _construct(cb: (e?: Error | null) => void): void {
@@ -50,10 +53,8 @@ export class SftpWriteStream extends Writable {
     // ssh2 copies the bytes into its request at once: the chunk is not held while the answer is awaited.
     this.sftp.write(this.handle!, chunk, 0, n, this.pos, (e) => {
       this.inFlight -= n
-      if (e && !this.failed) this.failed = this.opts.error('write', e)
-      const next = this.waiting
-      this.waiting = undefined
-      next?.()
+      if (e) this.fail(e)
+      else this.wake()
     })
     this.pos += n
     this.whenBelow(this.opts.window ?? SFTP_WRITE_WINDOW, cb)
@@ -71,6 +72,7 @@ export class SftpWriteStream extends Writable {
   }
 
   override _destroy(e: Error | null, cb: (e?: Error | null) => void): void {
+    this.sftp.off('close', this.onClose)
     // Not waited for: over a dead connection the answer never comes.
     if (this.handle) {
       try {
@@ -83,6 +85,17 @@ export class SftpWriteStream extends Writable {
     cb(e)
   }
 
+  private fail(e: unknown): void {
+    this.failed ??= this.opts.error('write', e)
+    this.wake()
+  }
+
+  private wake(): void {
+    const next = this.waiting
+    this.waiting = undefined
+    next?.()
+  }
+
   /** `cb` once fewer than `limit` bytes are unanswered, or with the first write's error. */
   private whenBelow(limit: number, cb: (e?: Error | null) => void): void {
     if (this.failed) return cb(this.failed)
@@ -93,6 +106,7 @@ export class SftpWriteStream extends Writable {
   private close(cb: (e?: Error | null) => void): void {
     this.sftp.close(this.handle!, (e) => {
       this.handle = undefined
+      this.sftp.off('close', this.onClose)
       cb(e ? this.opts.error('write', e) : null)
     })
   }

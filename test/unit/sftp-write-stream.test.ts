@@ -1,6 +1,7 @@
 // SftpWriteStream's bookkeeping against a scripted SFTP session: answers that come late or out of order, a write
 // that fails, and the close that must wait for every answer. The real sshd case is in test/integration/ssh.test.ts.
 import t from 'tap'
+import { EventEmitter } from 'node:events'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { SFTPWrapper } from 'ssh2'
@@ -11,7 +12,7 @@ function scripted(opts: { failWriteAt?: number } = {}) {
   const calls: string[] = []
   const pending: Array<() => void> = []
   let writes = 0
-  const sftp = {
+  const sftp = Object.assign(new EventEmitter(), {
     open: (path: string, _flags: string, _attrs: unknown, cb: (e: Error | undefined, h: Buffer) => void) => {
       calls.push(`open ${path}`)
       setImmediate(() => cb(undefined, Buffer.from('h')))
@@ -29,8 +30,9 @@ function scripted(opts: { failWriteAt?: number } = {}) {
       calls.push('close')
       setImmediate(() => cb())
     },
-  }
+  })
   return {
+    emitter: sftp,
     sftp: sftp as unknown as SFTPWrapper,
     calls,
     /** Answer the oldest write still waiting (or the newest: answers may come in any order). */
@@ -77,4 +79,16 @@ t.test('a write that fails fails the stream with its error named, and nothing mo
   t.ok(written <= 4, `writes stop at the window after the failure (${written} sent of 10)`)
   t.notOk(s.calls.includes('fchmod 600'), 'a failed file is not given its mode as if it were whole')
   t.ok(s.calls.includes('close'), 'the handle is closed')
+})
+
+t.test('an SFTP session that closes with writes unanswered fails the stream instead of leaving it waiting', async (t) => {
+  const s = scripted()
+  const stream = new SftpWriteStream(s.sftp, '/x', { mode: 0o600, window: 300, error })
+  const done = pipeline(Readable.from(chunks(10, 100)), stream)
+  done.catch(() => undefined)
+  for (let i = 0; i < 5; i++) await tick()
+  t.equal(s.waiting, 3, 'the window is full, and no answer will come')
+  s.emitter.emit('close') // ssh2 sends nothing on a closed channel, and answers nothing sent after
+  await t.rejects(done, { message: 'cannot write: the SFTP session closed' })
+  t.equal(s.emitter.listenerCount('close'), 0, 'the stream no longer listens to the session')
 })
