@@ -50,7 +50,8 @@ export class SftpWriteStream extends Writable {
     if (this.failed) return cb(this.failed)
     const n = chunk.length
     this.inFlight += n
-    // ssh2 copies the bytes into its request at once: the chunk is not held while the answer is awaited.
+    // ssh2 copies the bytes into its request at once, so the chunk is not held while the answer is awaited (unless
+    // it is longer than the server's write limit: 256 KiB on OpenSSH, about 33 KiB elsewhere).
     this.sftp.write(this.handle!, chunk, 0, n, this.pos, (e) => {
       this.inFlight -= n
       if (e) this.fail(e)
