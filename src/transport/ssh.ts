@@ -175,14 +175,22 @@ export class SshTransport implements Transport {
   }
 
   private sftpSession?: Promise<SFTPWrapper>
+  /** One SFTP session per connection, opened on first use and again after it closes (sftp-server gone): ssh2 never
+   * answers a request sent on a closed session, so reusing it would hang every file operation after. */
   sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
-      this.client.sftp((err, s) => (err ? reject(this.channelError(err, 'open an SFTP session')) : resolve(s))),
+    const session: Promise<SFTPWrapper> = (this.sftpSession ??= new Promise<SFTPWrapper>((resolve, reject) =>
+      this.client.sftp((err, s) => {
+        if (err) return reject(this.channelError(err, 'open an SFTP session'))
+        s.once('close', () => {
+          if (this.sftpSession === session) this.sftpSession = undefined
+        })
+        resolve(s)
+      }),
     ).catch((e) => {
       this.sftpSession = undefined
       throw e
-    })
-    return this.sftpSession
+    }))
+    return session
   }
 
   /** A stream to targetHost:targetPort as seen from this host (also used as a jump host's `sock`). */

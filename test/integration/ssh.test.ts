@@ -181,6 +181,21 @@ t.test('SFTP upload: several writes in flight, the bytes and the mode right, a m
   fs.rmSync(dir, { recursive: true })
 })
 
+t.test('a closed SFTP session is opened again: file operations after it get their answers', async (t) => {
+  const h = await connect()
+  const dir = fs.mkdtempSync('/tmp/dr-ssh-reopen-')
+  await h.writeFile(path.join(dir, 'a'), 'one')
+  const first = await h.sftp()
+  first.end() // as when sftp-server dies: the channel closes, the SSH connection stays
+  await once(first, 'close')
+  const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer in 10 s')), 10_000).unref())])
+  t.equal((await within(h.readFile(path.join(dir, 'a')))).toString(), 'one', 'a read after the close gets its answer')
+  t.not(await h.sftp(), first, 'from a new session')
+  await within(pipeline(Readable.from([Buffer.from('two')]), (await h.createWriteStream(path.join(dir, 'b'))) as NodeJS.WritableStream))
+  t.equal(fs.readFileSync(path.join(dir, 'b'), 'utf8'), 'two', 'and so does an upload')
+  fs.rmSync(dir, { recursive: true })
+})
+
 t.test('tunnels: TCP to a port on the host; a command as a stream, with no listener', async (t) => {
   const h = await connect()
   const echo = net.createServer((s) => s.pipe(s))
