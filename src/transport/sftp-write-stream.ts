@@ -74,15 +74,9 @@ export class SftpWriteStream extends Writable {
 
   override _destroy(e: Error | null, cb: (e?: Error | null) => void): void {
     this.sftp.off('close', this.onClose)
-    // Not waited for: over a dead connection the answer never comes.
-    if (this.handle) {
-      try {
-        this.sftp.close(this.handle, () => undefined)
-      } catch {
-        // the SFTP channel is gone already, and the handle with it
-      }
-      this.handle = undefined
-    }
+    // Not waited for: over a dead connection or a closed session the answer never comes (ssh2 drops the request).
+    if (this.handle) this.sftp.close(this.handle, () => undefined)
+    this.handle = undefined
     cb(e)
   }
 
