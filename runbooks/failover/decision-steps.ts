@@ -4,7 +4,7 @@ import { createReadStream, mkdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { archiveDecision, decisionPath, writeDecision } from '../../src/cluster/decision.ts'
-import { connectMember } from '../../src/etcd/client.ts'
+import { connectMember, snapshotTarget } from '../../src/etcd/client.ts'
 import { keyCount, snapshotToFile } from '../../src/etcd/ops.ts'
 import type { Step } from '../../src/runbook/types.ts'
 import { decisionOf, recorded, unverified, type FailoverFacts } from './facts.ts'
@@ -43,7 +43,7 @@ export const safetySnapshot: Step<FailoverFacts> = {
     const conn = await connectMember(ctx.conns, ctx.inv, d.survivor)
     try {
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-      const snap = await snapshotToFile(conn.client, file)
+      const snap = await snapshotToFile(snapshotTarget(conn), file)
       // Serializable: answered by the survivor alone, which is all there is without quorum.
       const keys = await keyCount(conn.client, { serializable: true })
       const revision = f.status.members.find((m) => m.host === d.survivor)?.revision ?? 0

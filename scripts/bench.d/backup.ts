@@ -7,7 +7,7 @@
 // instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05), DR_BENCH_DATA=hex|k8s what fills it (see
 // the fill below), DR_BENCH_KEEP=<file> keeps a copy of the raw snapshot. To find where time goes: DR_BENCH_PROF=<dir>
 // (the children's CPU profiles), DR_BENCH_STORE=dir (a directory store instead of SFTP), DR_BENCH_WINDOW=<bytes>
-// (the gRPC flow-control window instead of dr's), DR_BENCH_NODE_FLAGS (the children's node flags instead
+// (the snapshot's flow-control window in the raw runs instead of dr's), DR_BENCH_NODE_FLAGS (the children's node flags instead
 // of bin/dr.js's).
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
@@ -21,6 +21,7 @@ import { generateIdentity, identityToRecipient } from 'age-encryption'
 import type { Compression } from '../../src/backup/codec.ts'
 import { drNodeFlags } from '../../src/backup/schedule-install.ts'
 import { ETCD_FLOW_CONTROL_WINDOW } from '../../src/etcd/client.ts'
+import type { SnapshotTarget } from '../../src/etcd/snapshot-stream.ts'
 
 const role = process.argv[2]
 
@@ -39,14 +40,18 @@ function clientFor(c: ChildConfig) {
   return new Etcd3({
     hosts: c.endpoint,
     credentials: { rootCertificate: fs.readFileSync(c.tls.caFile), certChain: fs.readFileSync(c.tls.certFile), privateKey: fs.readFileSync(c.tls.keyFile) },
-    // As dr's own client (src/etcd/client.ts) sets it.
-    grpcOptions: { 'grpc-node.flow_control_window': Number(process.env.DR_BENCH_WINDOW ?? ETCD_FLOW_CONTROL_WINDOW) },
   })
+}
+
+/** The member's snapshot, as dr reads it (src/etcd/snapshot-stream.ts). */
+function targetFor(c: ChildConfig): SnapshotTarget {
+  return { url: c.endpoint, credentials: { ca: fs.readFileSync(c.tls.caFile), cert: fs.readFileSync(c.tls.certFile), key: fs.readFileSync(c.tls.keyFile) } }
 }
 
 /** Child: one backup, then its own figures as JSON on stdout. */
 async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
-  const { snapshotSource } = await import('../../src/backup/pipeline.ts')
+  const { snapshotStream } = await import('../../src/etcd/snapshot-stream.ts')
+  const { STAGE_BYTES } = await import('../../src/backup/stage.ts')
   const client = clientFor(c)
   const started = process.hrtime.bigint()
   if (process.env.DR_BENCH_TRACE) {
@@ -61,7 +66,9 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
   }
   let extra: Record<string, unknown> = {}
   if (kind === 'raw') {
-    await pipeline(snapshotSource(client), fs.createWriteStream(c.out))
+    // As the pipeline's snapshotSource reads it; DR_BENCH_WINDOW tries another flow-control window.
+    const windowBytes = Number(process.env.DR_BENCH_WINDOW ?? ETCD_FLOW_CONTROL_WINDOW)
+    await pipeline(snapshotStream(targetFor(c), { highWaterMark: STAGE_BYTES, windowBytes }), fs.createWriteStream(c.out))
   } else {
     const { takeBackup } = await import('../../src/backup/take.ts')
     const { SftpStore } = await import('../../src/backup/store-sftp.ts')
@@ -71,7 +78,7 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
     const ssh = await SshTransport.connect({ name: 'bench-sftp', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: s.port, user: s.user, identityFile: s.key, knownHosts: s.knownHosts } })
     const { DirStore } = await import('../../src/backup/store-dir.ts')
     const store = process.env.DR_BENCH_STORE === 'dir' ? new DirStore('bench', s.dir) : new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
-    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client }, store, recipients: [c.recipient!], compression: c.compression, spoolDir: c.spool, drVersion: 'bench' })
+    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client, snapshot: targetFor(c) }, store, recipients: [c.recipient!], compression: c.compression, spoolDir: c.spool, drVersion: 'bench' })
     extra = { stored: taken.metadata.stored.size, snapshot: taken.metadata.snapshot.size, sha256: taken.metadata.snapshot.sha256 }
     await ssh.close()
   }

@@ -1,8 +1,9 @@
 // The backup pipeline: raw snapshot bytes → sha256 (+ etcd's own trailer check) → brotli or gzip → age → sink, streamed
 // with backpressure end to end, so memory stays flat whatever the database size. And its inverse for verify.
-import { Transform, type Readable, type Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import type { Etcd3 } from 'etcd3'
+import { ETCD_FLOW_CONTROL_WINDOW } from '../etcd/client.ts'
+import { snapshotStream, type SnapshotTarget } from '../etcd/snapshot-stream.ts'
 import { ageDecrypt, ageEncrypt } from './age-stream.ts'
 import { DigestStream, SnapshotDigestStream, type Digest } from './digest.ts'
 import { compressor, decompressor, DEFAULT_COMPRESSION, type Compression } from './codec.ts'
@@ -25,27 +26,11 @@ export interface EncodeResult {
 }
 
 /**
- * The Snapshot RPC as a byte stream. Pulling one message at a time keeps gRPC's flow control in charge: etcd
- * sends no faster than the slowest stage downstream consumes.
+ * The member's snapshot as a byte stream. It reads no further ahead than one stage and etcd's flow-control window:
+ * etcd sends no faster than the slowest stage downstream consumes.
  */
-export function snapshotSource(client: Etcd3, opts: { timeoutMs?: number } = {}): Readable {
-  const out = new Transform({
-    writableObjectMode: true,
-    readableHighWaterMark: STAGE_BYTES,
-    transform(msg: { blob: Buffer }, _enc, cb) {
-      cb(null, msg.blob)
-    },
-  })
-  client.maintenance.snapshot({ deadline: Date.now() + (opts.timeoutMs ?? 3_600_000) }).then(
-    (stream) => {
-      const s = stream as unknown as Readable
-      s.on('error', (e) => out.destroy(e))
-      out.on('close', () => s.destroy())
-      s.pipe(out)
-    },
-    (e) => out.destroy(e),
-  )
-  return out
+export function snapshotSource(target: SnapshotTarget, opts: { timeoutMs?: number } = {}): Readable {
+  return snapshotStream(target, { timeoutMs: opts.timeoutMs, highWaterMark: STAGE_BYTES, windowBytes: ETCD_FLOW_CONTROL_WINDOW })
 }
 
 export async function encodeSnapshot(source: Readable, sink: Writable, opts: EncodeOptions): Promise<EncodeResult> {

@@ -8,6 +8,7 @@ import type { Output } from '../core/output.ts'
 import { formatBytes, formatDuration } from '../core/output.ts'
 import type { Inventory, StoreConfig } from '../inventory/types.ts'
 import { hostsWithRole } from '../inventory/types.ts'
+import { snapshotTarget } from '../etcd/client.ts'
 import { parseIdentityFile } from './age-stream.ts'
 import { chooseSnapshotMember } from './member.ts'
 import { recordRun } from './metrics.ts'
@@ -127,7 +128,7 @@ export async function runBackup(inv: Inventory, conns: TransportSource, o: RunBa
     try {
       taken = await takeBackup({
         cluster: inv.cluster,
-        member: { host: member.host, endpoint: probe.conn.endpoint, client: probe.conn.client },
+        member: { host: member.host, endpoint: probe.conn.endpoint, client: probe.conn.client, snapshot: snapshotTarget(probe.conn) },
         store,
         recipients: inv.backup.recipients,
         compression: inv.backup.compression,

@@ -4,6 +4,7 @@
 import fsp from 'node:fs/promises'
 import path from 'node:path'
 import type { Etcd3 } from 'etcd3'
+import type { SnapshotTarget } from '../etcd/snapshot-stream.ts'
 import { DrError } from '../core/error.ts'
 import { backupId, metadataName, payloadName } from './naming.ts'
 import { encodeMetadata, type BackupMetadata } from './metadata.ts'
@@ -16,7 +17,10 @@ export interface SnapshotMember {
   /** Inventory host name (or a label for a loopback test member). */
   host: string
   endpoint?: string
+  /** For the status and key counts. */
   client: Etcd3
+  /** Where the snapshot is read from: the same member as `client`. */
+  snapshot: SnapshotTarget
 }
 
 export interface TakeBackupOptions {
@@ -78,7 +82,7 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   const upload = await spooledUpload({ ...ctx, name, commit: committed })
   let encoded
   try {
-    encoded = await encodeSnapshot(snapshotSource(o.member.client, { timeoutMs: o.snapshotTimeoutMs }), upload.sink, {
+    encoded = await encodeSnapshot(snapshotSource(o.member.snapshot, { timeoutMs: o.snapshotTimeoutMs }), upload.sink, {
       recipients: o.recipients,
       compression,
       signal: o.signal,

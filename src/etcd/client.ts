@@ -6,6 +6,7 @@ import { DrError } from '../core/error.ts'
 import type { Inventory } from '../inventory/types.ts'
 import { hostPath } from '../inventory/types.ts'
 import type { Transport, Tunnel } from '../transport/types.ts'
+import type { SnapshotTarget } from './snapshot-stream.ts'
 
 export interface MemberCredentials {
   ca: Buffer
@@ -54,11 +55,14 @@ export async function readCredentials(t: Transport, inv: Inventory, hostName: st
   return { ca, cert, key }
 }
 
+/** Where to read this member's snapshot (src/etcd/snapshot-stream.ts): the same tunnel and certificate. */
+export const snapshotTarget = (conn: Pick<MemberConnection, 'local' | 'credentials'>): SnapshotTarget => ({ url: conn.local, credentials: conn.credentials })
+
 export const memberEndpoint = (inv: Inventory, hostName: string) =>
   `https://${inv.hosts[hostName].address}:${inv.etcd.clientPort}`
 
 /**
- * HTTP/2 flow-control window of the etcd channel. gRPC's default, 64 KiB, made etcd wait for a window update every
+ * HTTP/2 flow-control window of the etcd channel, and of the snapshot's own connection (snapshot-stream.ts). gRPC's default, 64 KiB, made etcd wait for a window update every
  * two 32 KiB snapshot messages: dr's snapshot took 1.2–1.3× `etcdctl snapshot save` (whose Go gRPC grows its
  * window). 1 MiB (32 messages) brings it level (`scripts/bench backup`), and is all a paused snapshot holds in
  * memory. 4 MiB was no faster, and when the backup pipeline was the slower side the snapshot's buffers waited in it

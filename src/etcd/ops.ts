@@ -2,9 +2,11 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
+import { Transform } from 'node:stream'
 import type { Etcd3 } from 'etcd3'
 import { DrError } from '../core/error.ts'
+import { ETCD_FLOW_CONTROL_WINDOW } from './client.ts'
+import { snapshotStream, type SnapshotTarget } from './snapshot-stream.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -58,21 +60,18 @@ export interface SnapshotFile {
 }
 
 /** Stream a member's snapshot to a local file (mode 0600), hashing as it goes. Works on a member without quorum. */
-export async function snapshotToFile(client: Etcd3, file: string): Promise<SnapshotFile> {
+export async function snapshotToFile(target: SnapshotTarget, file: string): Promise<SnapshotFile> {
   const hash = crypto.createHash('sha256')
   let size = 0
   const tmp = `${file}.part`
-  const stream = await client.maintenance.snapshot()
-  const chunks = Readable.from(
-    (async function* () {
-      for await (const msg of stream as unknown as AsyncIterable<{ blob: Buffer }>) {
-        hash.update(msg.blob)
-        size += msg.blob.length
-        yield msg.blob
-      }
-    })(),
-  )
-  await pipeline(chunks, fs.createWriteStream(tmp, { mode: 0o600 }))
+  const counted = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk)
+      size += chunk.length
+      cb(null, chunk)
+    },
+  })
+  await pipeline(snapshotStream(target, { windowBytes: ETCD_FLOW_CONTROL_WINDOW }), counted, fs.createWriteStream(tmp, { mode: 0o600 }))
   if (size === 0) throw new DrError({ code: 'etcd.snapshot-empty', message: 'the member sent an empty snapshot' })
   fs.renameSync(tmp, file)
   return { path: file, size, sha256: hash.digest('hex') }

@@ -6,6 +6,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { freeLoopbackPort } from '../../src/transport/local.ts'
+import type { SnapshotTarget } from '../../src/etcd/snapshot-stream.ts'
 
 export interface EtcdTls {
   caFile: string
@@ -27,6 +28,8 @@ export interface EtcdCluster {
   /** `etcdctl` argv prefix (ETCDCTL_API=3 is in env()) with the endpoints and certs. */
   etcdctlArgs(endpoints?: string[]): string[]
   env(): NodeJS.ProcessEnv
+  /** Where dr reads member i's snapshot (src/etcd/snapshot-stream.ts). */
+  snapshotTarget(i?: number): SnapshotTarget
   /** Stop member i (SIGTERM), keeping its data; start() brings it back on the same ports. */
   stopMember(i: number): Promise<void>
   startMember(i: number): Promise<void>
@@ -142,6 +145,10 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       return a
     },
     env: () => ({ ...process.env, ETCDCTL_API: '3' }),
+    snapshotTarget: (i = 0) => ({
+      url: endpoints[i],
+      credentials: tls && { ca: tls.credentials.rootCertificate, cert: tls.credentials.certChain, key: tls.credentials.privateKey },
+    }),
     startMember: async (i) => {
       const log = fs.openSync(logs[i], 'a')
       procs[i] = spawn('etcd', argv(i), { stdio: ['ignore', log, log] })

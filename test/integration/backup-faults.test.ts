@@ -211,8 +211,8 @@ t.test('retention never deletes the newest sound backup (pure)', async (t) => {
 
 t.test('retention on a store: a newer backup without metadata does not cost the last good one', async (t) => {
   const store = new DirStore('local', path.join(scratch, 'prune'))
-  const good = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [], spoolDir: path.join(scratch, 'spool'), drVersion: 'test', now: () => new Date('2026-11-20T00:00:00Z') })
-  const older = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [], spoolDir: path.join(scratch, 'spool'), drVersion: 'test', now: () => new Date('2026-11-19T00:00:00Z') })
+  const good = await takeBackup({ cluster: 'it', member: { host: 'm1', client, snapshot: etcd.snapshotTarget() }, store, recipients: [], spoolDir: path.join(scratch, 'spool'), drVersion: 'test', now: () => new Date('2026-11-20T00:00:00Z') })
+  const older = await takeBackup({ cluster: 'it', member: { host: 'm1', client, snapshot: etcd.snapshotTarget() }, store, recipients: [], spoolDir: path.join(scratch, 'spool'), drVersion: 'test', now: () => new Date('2026-11-19T00:00:00Z') })
   // A newer payload whose metadata never arrived (written by hand: dr itself no longer leaves one).
   fs.writeFileSync(path.join(scratch, 'prune', `it_20261121T000000Z_r${good.metadata.revision + 1}.db.gz`), randomBytes(100))
   const plan = await planPrune(store, 'it', { last: 1, daily: 0, weekly: 0, monthly: 0 })

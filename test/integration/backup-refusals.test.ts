@@ -42,7 +42,7 @@ t.teardown(async () => {
 
 async function fresh(name: string) {
   const store = new DirStore(name, path.join(scratch, name))
-  const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [recipient], spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
+  const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client, snapshot: etcd.snapshotTarget() }, store, recipients: [recipient], spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
   return { store, id: taken.metadata.id, file: path.join(scratch, name, taken.metadata.stored.name) }
 }
 
@@ -104,7 +104,7 @@ t.test('an unreachable store: retried with backoff, then a loud failure, and the
   const retries: number[] = []
   const err = await takeBackup({
     cluster: 'it',
-    member: { host: 'm1', client },
+    member: { host: 'm1', client, snapshot: etcd.snapshotTarget() },
     store,
     recipients: [recipient],
     spoolDir,

@@ -81,7 +81,7 @@ function stores(): BackupStore[] {
 for (const which of ['local', 'offsite', 's3']) {
   t.test(`backup → ${which}: stored atomically, listed, verified by a throwaway restore`, async (t) => {
     const store = stores().find((s) => s.name === which)!
-    const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', endpoint: etcd.endpoints[0], client }, store, recipients: [recipient], spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
+    const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', endpoint: etcd.endpoints[0], client, snapshot: etcd.snapshotTarget() }, store, recipients: [recipient], spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
     const m = taken.metadata
     t.equal(m.keyCount, KEYS, 'key count recorded (no writes during the snapshot)')
     t.equal(m.etcdVersion, '3.4.23')
@@ -129,7 +129,7 @@ t.test('the standard age CLI decrypts what dr wrote; the result is the exact sna
 t.test('without recipients, each codec: compressed only, read by its own CLI, verified', async (t) => {
   for (const [compression, suffix, cli] of [['brotli', '.br', 'brotli -dc'], ['gzip', '.gz', 'gzip -dc'], ['none', '', 'cat']] as const) {
     const store = new DirStore(`plain-${compression}`, path.join(scratch, `plain-${compression}`))
-    const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client }, store, recipients: [], compression, spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
+    const taken = await takeBackup({ cluster: 'it', member: { host: 'm1', client, snapshot: etcd.snapshotTarget() }, store, recipients: [], compression, spoolDir: path.join(scratch, 'spool'), drVersion: 'test' })
     t.equal(taken.metadata.stored.name, `${taken.metadata.id}.db${suffix}`, `${compression}: named ${suffix || 'without a suffix'}`)
     t.equal(taken.metadata.compression, compression, `${compression}: recorded in the metadata`)
     t.same(taken.metadata.encryption, { type: 'none', recipients: [] })

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { startEtcd } from '../helpers/etcd.ts'
 import { LocalTransport, listenTunnel } from '../../src/transport/local.ts'
 import { probeCluster } from '../../src/etcd/status.ts'
-import { connectMember } from '../../src/etcd/client.ts'
+import { connectMember, snapshotTarget } from '../../src/etcd/client.ts'
 import { keyCount, snapshotToFile, waitWritable } from '../../src/etcd/ops.ts'
 import { chooseSurvivor } from '../../src/cluster/quorum.ts'
 import type { Inventory, Host } from '../../src/inventory/types.ts'
@@ -68,7 +68,7 @@ t.test('status, quorum and snapshot on a real TLS cluster', async (t) => {
   t.teardown(() => s.close())
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-snap-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  const snap = await snapshotToFile(s.client, path.join(dir, 'b1.db'))
+  const snap = await snapshotToFile(snapshotTarget(s), path.join(dir, 'b1.db'))
   t.ok(snap.size > 0)
   t.equal((fs.statSync(snap.path).mode & 0o777), 0o600, 'snapshot file is private')
   t.equal(snap.sha256, execFileSync('sha256sum', [snap.path]).toString().split(' ')[0])
