@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=1
 // --max-semi-space-size=1 (MiB; V8's default grows to 16): dr streams snapshots in chunks whose Buffers are freed
 // only when the small objects holding them are collected. A small young generation collects them every few
 // chunks instead of every few dozen: the raw snapshot's peak RSS is 93-105 MiB with it, 135-169 without, against
@@ -6,7 +6,12 @@
 // (brotli, age, SFTP) little: on Kubernetes-shaped data 4.4-4.5 CPU-s against 4.0-4.3 with V8's default, on hex
 // text no difference past the noise, for 112-119 MiB of peak RSS against 143-147 (alternating runs of
 // scripts/bench backup's children, and DR_BENCH_NODE_FLAGS=--max-semi-space-size=16 for V8's default).
-// scripts/bench backup and a scheduled backup run node with the flags of this line; `node bin/dr.js` skips it.
+// MALLOC_ARENA_MAX=1: glibc gives each thread that allocates its own malloc arena, and memory freed in one is not
+// reused by the others; a backup allocates on the main thread, libuv's pool (brotli, file writes) and V8's helpers.
+// One arena, in 7-8 alternating runs of scripts/bench backup's children (hex text): peak RSS 90-103 MiB for the raw
+// snapshot against 96-111, 106-113 for the full pipeline against 112-128; the pipeline's median 4.34 s against
+// 4.15 s, within the spread of either (3.8-4.6 s).
+// scripts/bench backup and a scheduled backup run node as this line does; `node bin/dr.js` skips it.
 // The `dr` command. Runs the bundle in dist/ (scripts/build.mjs, run by `npm ci`) while every source it was
 // built from is unchanged; otherwise the TypeScript sources through tsx, so an edited checkout needs no build.
 import fs from 'node:fs'

@@ -8,7 +8,7 @@
 // the fill below), DR_BENCH_KEEP=<file> keeps a copy of the raw snapshot. To find where time goes: DR_BENCH_PROF=<dir>
 // (the children's CPU profiles), DR_BENCH_STORE=dir (a directory store instead of SFTP), DR_BENCH_WINDOW=<bytes>
 // (the snapshot's flow-control window in the raw runs instead of dr's), DR_BENCH_NODE_FLAGS (the children's node flags instead
-// of bin/dr.js's).
+// of bin/dr.js's), MALLOC_ARENA_MAX (instead of bin/dr.js's).
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
@@ -19,7 +19,7 @@ import zlib from 'node:zlib'
 import { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import type { Compression } from '../../src/backup/codec.ts'
-import { drNodeFlags } from '../../src/backup/schedule-install.ts'
+import { drLaunch } from '../../src/backup/schedule-install.ts'
 import { ETCD_FLOW_CONTROL_WINDOW } from '../../src/etcd/client.ts'
 import type { SnapshotTarget } from '../../src/etcd/snapshot-stream.ts'
 
@@ -114,12 +114,16 @@ function threadCpu(): string {
  */
 let childScript: string | undefined
 /**
- * The node flags of bin/dr.js's `#!/usr/bin/env -S node …` line: the child runs as `dr` runs. DR_BENCH_NODE_FLAGS
- * replaces them (`DR_BENCH_NODE_FLAGS=` for none), to weigh a flag's memory against its CPU in one command.
+ * The node flags and environment of bin/dr.js's `#!/usr/bin/env -S …` line: the child runs as `dr` runs.
+ * DR_BENCH_NODE_FLAGS replaces the flags (`DR_BENCH_NODE_FLAGS=` for none), MALLOC_ARENA_MAX set here replaces the
+ * line's, to weigh a setting's memory against its CPU in one command.
  */
 const FLAGS_OVERRIDE = process.env.DR_BENCH_NODE_FLAGS
-const DR_NODE_FLAGS = FLAGS_OVERRIDE !== undefined ? FLAGS_OVERRIDE.split(/\s+/).filter(Boolean) : drNodeFlags()
-const FLAGS_SAID = `node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}${FLAGS_OVERRIDE !== undefined ? ' from DR_BENCH_NODE_FLAGS' : ', as bin/dr.js runs'}`
+const LAUNCH = drLaunch()
+const DR_NODE_FLAGS = FLAGS_OVERRIDE !== undefined ? FLAGS_OVERRIDE.split(/\s+/).filter(Boolean) : LAUNCH.nodeFlags
+const CHILD_ENV = { ...process.env, ...Object.fromEntries(Object.entries(LAUNCH.env).filter(([k]) => process.env[k] === undefined)) }
+const LAUNCH_ENV_SAID = Object.keys(LAUNCH.env).map((k) => `${k}=${CHILD_ENV[k]}`).join(' ')
+const FLAGS_SAID = `${LAUNCH_ENV_SAID ? `${LAUNCH_ENV_SAID} ` : ''}node ${DR_NODE_FLAGS.join(' ') || 'with no flags'}${FLAGS_OVERRIDE !== undefined ? ' from DR_BENCH_NODE_FLAGS' : ', as bin/dr.js runs'}`
 async function bundledChild(): Promise<string> {
   if (childScript) return childScript
   const esbuild = await import('esbuild')
@@ -134,7 +138,7 @@ async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; cpu
   const script = await bundledChild()
   return new Promise((resolve, reject) => {
     const prof = process.env.DR_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DR_BENCH_PROF}`] : [] // where the JavaScript's time goes
-    const p = spawn(process.execPath, [...DR_NODE_FLAGS, ...prof, script, kind], { stdio: ['pipe', 'pipe', 'inherit'] })
+    const p = spawn(process.execPath, [...DR_NODE_FLAGS, ...prof, script, kind], { stdio: ['pipe', 'pipe', 'inherit'], env: CHILD_ENV })
     let out = ''
     p.stdout.on('data', (d) => (out += d))
     p.stdin.end(JSON.stringify(c))

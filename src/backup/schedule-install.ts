@@ -15,12 +15,23 @@ const run = promisify(execFile)
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
 
 /**
- * The node flags on bin/dr.js's `#!/usr/bin/env -S node …` line (the small young generation that keeps a backup's
- * memory down). A scheduled run starts node itself, so it passes them; so does scripts/bench.
+ * What bin/dr.js's first line, `#!/usr/bin/env -S [NAME=VALUE…] node [flags…]`, starts dr with: the environment
+ * (MALLOC_ARENA_MAX) and the node flags (the small young generation) that keep a backup's memory down. A scheduled
+ * run starts node itself, so it passes both; so does scripts/bench.
  */
-export function drNodeFlags(bin = path.join(root, 'bin/dr.js')): string[] {
+export function drLaunch(bin = path.join(root, 'bin/dr.js')): { env: Record<string, string>; nodeFlags: string[] } {
   const first = fs.readFileSync(bin, 'utf8').split('\n')[0]
-  return (/^#!\/usr\/bin\/env -S node(.*)$/.exec(first)?.[1] ?? '').trim().split(/\s+/).filter(Boolean)
+  const words = (/^#!\/usr\/bin\/env -S (.*)$/.exec(first)?.[1] ?? 'node').trim().split(/\s+/)
+  const node = words.indexOf('node')
+  const env = Object.fromEntries(words.slice(0, node).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+  return { env, nodeFlags: words.slice(node + 1) }
+}
+
+/** The argv that runs dr as its first line does, for a command line of our own (systemd, cron). */
+export function drArgv(bin = path.join(root, 'bin/dr.js')): string[] {
+  const { env, nodeFlags } = drLaunch(bin)
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`)
+  return [...(assignments.length > 0 ? ['/usr/bin/env', ...assignments] : []), process.execPath, ...nodeFlags, bin]
 }
 
 export function scheduleSpec(inv: Inventory, o: { cron?: string; store?: string; verify?: boolean; user?: string }): ScheduleSpec {
@@ -30,7 +41,7 @@ export function scheduleSpec(inv: Inventory, o: { cron?: string; store?: string;
   return {
     cluster: inv.cluster,
     cron,
-    dr: [process.execPath, ...drNodeFlags(), path.join(root, 'bin/dr.js')],
+    dr: drArgv(),
     inventory: inv.file,
     workingDir: root,
     store: o.store,
