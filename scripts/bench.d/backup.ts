@@ -252,50 +252,59 @@ async function main() {
     console.log(`filled (${data}): ${data === 'k8s' ? `${i * 100} writes` : `${i} keys`}, db size ${mb(Number(st.dbSize))} in ${secs(Date.now() - t0)}`)
 
     // Alternate the two (issue 14: at least 5 pairs), and compare medians with their spread: the machine is shared.
-    const pairs = Number(process.env.BENCH_PAIRS ?? 5)
+    // Rounds of etcdctl, dr's raw snapshot and dr's full pipeline, in turn (issue 14: at least 5 pairs), compared
+    // by medians with their spread and by each round's own ratios: the machine is shared, and its speed drifts
+    // between rounds more than it does within one.
+    const rounds = Number(process.env.BENCH_PAIRS ?? 5)
     const ctlFile = path.join(scratch, 'etcdctl.db')
+    const identity = await generateIdentity()
+    const recipient = await identityToRecipient(identity)
+    const store = (compression: Compression) => ({ port: sshd.port, user: sshd.user, key: sshd.userKeyPath, knownHosts, dir: path.join(scratch, `sftp-${compression}`) })
+    const pipelineRun = async (compression: Compression) => {
+      const run = await runChild('pipeline', { ...cfg, recipient, compression, sftp: store(compression) })
+      fs.rmSync(store(compression).dir, { recursive: true, force: true })
+      fs.rmSync(cfg.spool, { recursive: true, force: true })
+      return run
+    }
     const ctlRuns: number[] = []
     const rawRuns: Array<{ ms: number; cpuMs: number; maxRssKiB: number }> = []
-    for (let r = 0; r < pairs; r++) {
+    const fullRuns: Awaited<ReturnType<typeof runChild>>[] = []
+    let sameSha = 0
+    for (let r = 0; r < rounds; r++) {
       const c0 = process.hrtime.bigint()
       execFileSync('etcdctl', [...etcd.etcdctlArgs(), 'snapshot', 'save', ctlFile], { env: etcd.env(), stdio: 'pipe' })
       ctlRuns.push(Number(process.hrtime.bigint() - c0) / 1e6)
       fs.rmSync(ctlFile)
       rawRuns.push(await runChild('raw', cfg))
+      const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
+      fullRuns.push(await pipelineRun('brotli'))
+      if (fullRuns[r].sha256 === rawSha) sameSha++
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
     const spread = (xs: number[]) => `${secs(Math.min(...xs))}–${secs(Math.max(...xs))}`
+    const perRound = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ')
     const rawMs = median(rawRuns.map((r) => r.ms))
     const ctlMs = median(ctlRuns)
-    const ratios = rawRuns.map((r, i) => r.ms / ctlRuns[i])
-    console.log(`raw snapshot:   dr ${secs(rawMs)} (${spread(rawRuns.map((r) => r.ms))})  vs  etcdctl snapshot save ${secs(ctlMs)} (${spread(ctlRuns)}), medians of ${pairs} alternating pairs  [${mb(fs.statSync(cfg.out).size)}]`)
-    console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per pair ${ratios.map((x) => x.toFixed(2)).join(' ')}`)
+    console.log(`raw snapshot:   dr ${secs(rawMs)} (${spread(rawRuns.map((r) => r.ms))})  vs  etcdctl snapshot save ${secs(ctlMs)} (${spread(ctlRuns)}), medians of ${rounds} alternating rounds  [${mb(fs.statSync(cfg.out).size)}]`)
+    console.log(`                ratio ${(rawMs / ctlMs).toFixed(2)} by median (aim ≤ 1.10); per round ${perRound(rawRuns.map((r, i) => r.ms / ctlRuns[i]))}`)
     console.log(`                dr peak RSS ${mb(Math.max(...rawRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB; ${FLAGS_SAID}); dr's CPU ${secs(median(rawRuns.map((r) => r.cpuMs)))} by median`)
 
+    const where = process.env.DR_BENCH_STORE === 'dir' ? 'a directory store' : 'SFTP upload (loopback sshd)'
+    const sizes = (full: Record<string, unknown>) => `${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored (${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}%)`
+    const fullMs = median(fullRuns.map((r) => r.ms))
+    console.log(`full pipeline:  ${secs(fullMs)} (${spread(fullRuns.map((r) => r.ms))}) for sha256 + brotli + age + ${where}, median of the same ${rounds} rounds: ${sizes(fullRuns[0])}, ${((fullRuns[0].snapshot as number) / 2 ** 20 / (fullMs / 1000)).toFixed(0)} MiB/s`)
+    console.log(`                ${(fullMs / rawMs).toFixed(2)}× the raw snapshot by medians (aim ≤ 1.5×); per round ${perRound(fullRuns.map((r, i) => r.ms / rawRuns[i].ms))}`)
+    console.log(`                dr peak RSS ${mb(Math.max(...fullRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB); dr's CPU ${secs(median(fullRuns.map((r) => r.cpuMs)))} by median`)
+    // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
+    if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 equals that round's raw snapshot's in ${sameSha} of ${rounds} rounds (no writes in between)`)
+
     const rawBytes = fs.readFileSync(cfg.out)
-    const rawSha = createHash('sha256').update(rawBytes).digest('hex')
     compressionTable(rawBytes)
     if (process.env.DR_BENCH_KEEP) fs.copyFileSync(cfg.out, process.env.DR_BENCH_KEEP) // the raw snapshot, to study by hand
     fs.rmSync(cfg.out)
-    const identity = await generateIdentity()
-    const recipient = await identityToRecipient(identity)
-    // dr's default codec first (the aim), then gzip, the codec before it, as the same-run baseline.
-    for (const compression of ['brotli', 'gzip'] as const) {
-      const full = await runChild('pipeline', {
-        ...cfg,
-        recipient,
-        compression,
-        sftp: { port: sshd.port, user: sshd.user, key: sshd.userKeyPath, knownHosts, dir: path.join(scratch, `sftp-${compression}`) },
-      })
-      const label = compression === 'brotli' ? 'full pipeline: ' : '  with gzip:   '
-      console.log(
-        `${label} ${secs(full.ms)} for sha256 + ${compression} + age + ${process.env.DR_BENCH_STORE === 'dir' ? 'a directory store' : 'SFTP upload (loopback sshd)'}: ${mb(full.snapshot as number)} → ${mb(full.stored as number)} stored, ${((full.snapshot as number) / 1024 / 1024 / (full.ms / 1000)).toFixed(0)} MiB/s`,
-      )
-      console.log(`                ${(full.ms / rawMs).toFixed(2)}× the raw snapshot's median${compression === 'brotli' ? ' (aim ≤ 1.5×)' : ''}; compressed to ${((100 * (full.stored as number)) / (full.snapshot as number)).toFixed(0)}% of the snapshot`)
-      console.log(`                dr peak RSS ${mb(full.maxRssKiB * 1024)}${compression === 'brotli' ? ' (aim < 120 MiB)' : ''}; dr's CPU ${secs(full.cpuMs)}`)
-      // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
-      if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 ${full.sha256 === rawSha ? 'equals' : 'DIFFERS from'} the raw snapshot's (no writes in between)`)
-    }
+    // gzip, the codec before brotli, once, as the same-run baseline.
+    const gz = await pipelineRun('gzip')
+    console.log(`  with gzip:    ${secs(gz.ms)} for sha256 + gzip + age + ${where}, one run: ${sizes(gz)}; ${(gz.ms / rawMs).toFixed(2)}× the raw snapshot's median; dr peak RSS ${mb(gz.maxRssKiB * 1024)}; dr's CPU ${secs(gz.cpuMs)}`)
   } finally {
     await sshd.stop()
     await etcd.stop()
