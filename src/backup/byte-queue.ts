@@ -1,4 +1,4 @@
-// Bytes held between a stream's writes until a whole unit (an age chunk, a gzip block) can be taken: the parts as
+// Bytes held between a stream's writes until a whole unit (an age chunk, a gzip block, a gRPC message) can be taken: the parts as
 // they came, never joined until taken.
 export class ByteQueue {
   private parts: Buffer[] = []

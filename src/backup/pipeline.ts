@@ -2,7 +2,6 @@
 // with backpressure end to end, so memory stays flat whatever the database size. And its inverse for verify.
 import type { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { ETCD_FLOW_CONTROL_WINDOW } from '../etcd/client.ts'
 import { snapshotStream, type SnapshotTarget } from '../etcd/snapshot-stream.ts'
 import { ageDecrypt, ageEncrypt } from './age-stream.ts'
 import { DigestStream, SnapshotDigestStream, type Digest } from './digest.ts'
@@ -30,7 +29,7 @@ export interface EncodeResult {
  * etcd sends no faster than the slowest stage downstream consumes.
  */
 export function snapshotSource(target: SnapshotTarget, opts: { timeoutMs?: number } = {}): Readable {
-  return snapshotStream(target, { timeoutMs: opts.timeoutMs, highWaterMark: STAGE_BYTES, windowBytes: ETCD_FLOW_CONTROL_WINDOW })
+  return snapshotStream(target, { timeoutMs: opts.timeoutMs, highWaterMark: STAGE_BYTES })
 }
 
 export async function encodeSnapshot(source: Readable, sink: Writable, opts: EncodeOptions): Promise<EncodeResult> {

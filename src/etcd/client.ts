@@ -67,7 +67,7 @@ export const memberEndpoint = (inv: Inventory, hostName: string) =>
  * 1.2–1.3× `etcdctl snapshot save` (whose Go gRPC grows its window). 1 MiB (32 messages) brings it level
  * (`scripts/bench backup`), and is all a paused snapshot holds in memory. 4 MiB was no faster, and when the backup
  * pipeline was the slower side the snapshot's buffers waited in it long enough to reach V8's old generation
- * (src/backup/stage.ts): 135–168 MiB of peak RSS against 116–122. 512 KiB was as fast on a local member (8
+ * (src/backup/stage.ts): 135–168 MiB of peak RSS against 116–122. 512 KiB was as fast on a local member (10
  * alternating runs) and was not tried across a network.
  */
 export const ETCD_FLOW_CONTROL_WINDOW = 1 << 20

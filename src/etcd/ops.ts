@@ -1,11 +1,9 @@
 // etcd operations the runbooks share: wait for a writable leader, prove a write, count keys, snapshot to a file.
-import crypto from 'node:crypto'
 import fs from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { Transform } from 'node:stream'
 import type { Etcd3 } from 'etcd3'
 import { DrError } from '../core/error.ts'
-import { ETCD_FLOW_CONTROL_WINDOW } from './client.ts'
+import { DigestStream } from '../backup/digest.ts'
 import { snapshotStream, type SnapshotTarget } from './snapshot-stream.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -61,18 +59,11 @@ export interface SnapshotFile {
 
 /** Stream a member's snapshot to a local file (mode 0600), hashing as it goes. Works on a member without quorum. */
 export async function snapshotToFile(target: SnapshotTarget, file: string): Promise<SnapshotFile> {
-  const hash = crypto.createHash('sha256')
-  let size = 0
   const tmp = `${file}.part`
-  const counted = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk)
-      size += chunk.length
-      cb(null, chunk)
-    },
-  })
-  await pipeline(snapshotStream(target, { windowBytes: ETCD_FLOW_CONTROL_WINDOW }), counted, fs.createWriteStream(tmp, { mode: 0o600 }))
+  const digest = new DigestStream()
+  await pipeline(snapshotStream(target), digest, fs.createWriteStream(tmp, { mode: 0o600 }))
+  const { size, sha256 } = digest.digest()
   if (size === 0) throw new DrError({ code: 'etcd.snapshot-empty', message: 'the member sent an empty snapshot' })
   fs.renameSync(tmp, file)
-  return { path: file, size, sha256: hash.digest('hex') }
+  return { path: file, size, sha256 }
 }

@@ -11,7 +11,8 @@
 // carry grpc-status (or, for a call refused at once, grpc-status in the response headers alone).
 import http2 from 'node:http2'
 import { Readable } from 'node:stream'
-import type { MemberCredentials } from './client.ts'
+import { ByteQueue } from '../backup/byte-queue.ts'
+import { ETCD_FLOW_CONTROL_WINDOW, type MemberCredentials } from './client.ts'
 
 export interface SnapshotTarget {
   /** https://host:port (or http:// for a member without TLS). */
@@ -25,11 +26,12 @@ export interface SnapshotStreamOptions {
   timeoutMs?: number
   /** Bytes of snapshot the stream buffers before it stops reading. */
   highWaterMark?: number
-  /** HTTP/2 flow-control window, stream and connection: what etcd may send before dr has read it. */
-  windowBytes: number
+  /** HTTP/2 flow-control window, stream and connection: what etcd may send before dr has read it. Default
+   * ETCD_FLOW_CONTROL_WINDOW, the etcd3 client's. */
+  windowBytes?: number
 }
 
-export const SNAPSHOT_PATH = '/etcdserverpb.Maintenance/Snapshot'
+const SNAPSHOT_PATH = '/etcdserverpb.Maintenance/Snapshot'
 /** etcd sends 32 KiB blobs; a message far past that is not etcd speaking, and is not buffered. */
 const MAX_MESSAGE = 16 << 20
 /** The request: one uncompressed message of zero bytes (SnapshotRequest has no fields). */
@@ -112,8 +114,9 @@ class SnapshotStream extends Readable {
   private req?: http2.ClientHttp2Stream
   private timer?: NodeJS.Timeout
   /** Received bytes not yet cut into messages. */
-  private chunks: Buffer[] = []
-  private buffered = 0
+  private readonly pending = new ByteQueue()
+  /** The length of the message whose 5-byte prefix was taken, until the message is. */
+  private messageBytes: number | undefined
   private status: http2.IncomingHttpHeaders | undefined
   private connected = false
 
@@ -126,16 +129,17 @@ class SnapshotStream extends Readable {
 
   override _construct(cb: (e?: Error | null) => void) {
     const timeoutMs = this.opts.timeoutMs ?? 3_600_000
+    const windowBytes = this.opts.windowBytes ?? ETCD_FLOW_CONTROL_WINDOW
     const c = this.target.credentials
     // The certificate is checked for `localhost`, as the etcd3 client checks it (src/etcd/client.ts): dr reaches a
     // member through a tunnel that ends on 127.0.0.1.
     const tls = c ? { ca: c.ca, cert: c.cert, key: c.key, servername: 'localhost' } : {}
-    const session = http2.connect(this.target.url, { ...tls, settings: { initialWindowSize: this.opts.windowBytes } })
+    const session = http2.connect(this.target.url, { ...tls, settings: { initialWindowSize: windowBytes } })
     this.session = session
     session.on('error', (e) => this.failed(e))
     session.on('connect', () => {
       this.connected = true
-      session.setLocalWindowSize(this.opts.windowBytes)
+      session.setLocalWindowSize(windowBytes)
     })
     this.timer = setTimeout(() => this.destroy(new SnapshotRpcError(`the snapshot did not end within ${timeoutMs} ms`, 'DEADLINE_EXCEEDED')), timeoutMs)
     const req = session.request({
@@ -168,53 +172,25 @@ class SnapshotStream extends Readable {
   }
 
   private received(d: Buffer) {
-    this.chunks.push(d)
-    this.buffered += d.length
-    while (this.buffered >= 5) {
-      const head = this.chunks[0].length >= 5 ? this.chunks[0] : this.leading(5, false)
-      if (head[0] !== 0) return void this.destroy(new SnapshotRpcError('etcd sent a compressed message, which dr did not ask for'))
-      const len = head.readUInt32BE(1)
-      if (len > MAX_MESSAGE) return void this.destroy(new SnapshotRpcError(`etcd sent a message of ${len} bytes; snapshot messages are 32 KiB`))
-      if (this.buffered < 5 + len) return
-      const msg = this.leading(5 + len, true).subarray(5)
+    this.pending.add(d)
+    for (;;) {
+      if (this.messageBytes === undefined) {
+        if (this.pending.bytes < 5) return
+        const head = this.pending.take(5)
+        if (head[0] !== 0) return void this.destroy(new SnapshotRpcError('etcd sent a compressed message, which dr did not ask for'))
+        this.messageBytes = head.readUInt32BE(1)
+        if (this.messageBytes > MAX_MESSAGE) return void this.destroy(new SnapshotRpcError(`etcd sent a message of ${this.messageBytes} bytes; snapshot messages are 32 KiB`))
+      }
+      if (this.pending.bytes < this.messageBytes) return
       let blob: Buffer
       try {
-        blob = snapshotBlob(msg)
+        blob = snapshotBlob(this.pending.take(this.messageBytes))
       } catch (e) {
         return void this.destroy(e as Error)
       }
+      this.messageBytes = undefined
       if (blob.length > 0 && !this.push(blob)) this.req!.pause()
     }
-  }
-
-  /** The first `n` received bytes as one buffer (a copy only when they span chunks); `consume` drops them. */
-  private leading(n: number, consume: boolean): Buffer {
-    const first = this.chunks[0]
-    let out: Buffer
-    if (first.length >= n) out = first.subarray(0, n)
-    else {
-      out = Buffer.allocUnsafe(n)
-      let filled = 0
-      for (const c of this.chunks) {
-        filled += c.copy(out, filled, 0, Math.min(c.length, n - filled))
-        if (filled === n) break
-      }
-    }
-    if (consume) {
-      let left = n
-      while (left > 0) {
-        const c = this.chunks[0]
-        if (c.length <= left) {
-          left -= c.length
-          this.chunks.shift()
-        } else {
-          this.chunks[0] = c.subarray(left)
-          left = 0
-        }
-      }
-      this.buffered -= n
-    }
-    return out
   }
 
   private ended() {
@@ -222,7 +198,8 @@ class SnapshotStream extends Readable {
     if (!this.status) return void this.destroy(new SnapshotRpcError('the snapshot stream ended without a gRPC status: the connection to etcd was cut'))
     const failed = statusError(this.status)
     if (failed) return void this.destroy(failed)
-    if (this.buffered > 0) return void this.destroy(new SnapshotRpcError(`the snapshot stream ended inside a message (${this.buffered} bytes left over)`))
+    const left = this.pending.bytes + (this.messageBytes === undefined ? 0 : 5)
+    if (left > 0) return void this.destroy(new SnapshotRpcError(`the snapshot stream ended inside a message (${left} bytes left over)`))
     this.close()
     this.push(null)
   }
@@ -244,6 +221,6 @@ class SnapshotStream extends Readable {
 }
 
 /** The member's snapshot as a byte stream (etcd's sha256 trailer included, as `etcdctl snapshot save` receives it). */
-export function snapshotStream(target: SnapshotTarget, opts: SnapshotStreamOptions): Readable {
+export function snapshotStream(target: SnapshotTarget, opts: SnapshotStreamOptions = {}): Readable {
   return new SnapshotStream(target, opts)
 }
