@@ -7,7 +7,7 @@ import { apiClient, readyz } from './api.ts'
 import { boundingCaps } from './caps.ts'
 import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
-import { docker, dockerText, requireEngine } from './docker.ts'
+import { docker, dockerError, dockerText, requireEngine } from './docker.ts'
 import { loadKindImages, runKindNode, startKindControlPlane } from './flavor-kind.ts'
 import { startKubeadmControlPlane } from './flavor-kubeadm.ts'
 import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
@@ -146,10 +146,17 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
 
 /** The subnets of every docker network on this engine. */
 async function dockerSubnets(): Promise<string[]> {
-  const ids = (await dockerText(['network', 'ls', '-q'])).split('\n').filter(Boolean)
-  if (ids.length === 0) return []
-  const nets = JSON.parse(await dockerText(['network', 'inspect', ...ids])) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> } }>
-  return nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter(Boolean)
+  // Another lab (the end-to-end files run three at once) may remove a network between the list and the inspect:
+  // docker then answers "network … not found" for the whole call, and the list is read again.
+  for (let attempt = 1; ; attempt++) {
+    const ids = (await dockerText(['network', 'ls', '-q'])).split('\n').filter(Boolean)
+    if (ids.length === 0) return []
+    const r = await docker(['network', 'inspect', ...ids], { nothrow: true })
+    if (!r.ok && attempt < 3 && /network \S+ not found/.test(r.stderr)) continue
+    if (!r.ok) throw dockerError(r)
+    const nets = JSON.parse(r.stdout) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> } }>
+    return nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter(Boolean)
+  }
 }
 
 /** How an existing lab differs from a fresh one: stopped nodes, control-plane containers not running. */
