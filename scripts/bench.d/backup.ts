@@ -1,7 +1,8 @@
 // Benchmark of `dr backup`: fill an etcd member to ≥ 1 GiB, then print
 //   1. dr's raw snapshot (the Snapshot RPC to a file) vs `etcdctl snapshot save` against the same member (ratio),
 //   2. the full pipeline (sha256 + brotli + age + SFTP upload over a real sshd on loopback), and with gzip beside it,
-//   3. dr's peak memory (VmHWM of the child process doing each backup).
+//   3. dr's peak memory (VmHWM of the child process doing each backup),
+//   4. the whole machine's CPU time during each (/proc/stat), and the floor it sets on the pipeline's time.
 // The member is a follower of a lab of the bench's own (`dr lab up --name bench-backup`, removed afterwards), so
 // the snapshot crosses the lab's network like a real one; DR_BENCH_ON=local uses a one-member TLS etcd on loopback
 // instead (quicker, no docker). DR_BENCH_GIB sets the size (default 1.05), DR_BENCH_DATA=hex|k8s what fills it (see
@@ -134,7 +135,28 @@ async function bundledChild(): Promise<string> {
   return out
 }
 
-async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; cpuMs: number; maxRssKiB: number; [k: string]: unknown }> {
+/**
+ * CPU time of the whole machine so far, in ms: every process (the member, dr, the sshd and its sftp-server, anything
+ * else), from /proc/stat's user, nice, system, irq and softirq columns. Read around a run, it says how much work the
+ * run cost the machine, which on a machine of few cores bounds how fast the run can be.
+ */
+function machineCpuMs(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return ((f[0] + f[1] + f[2] + f[5] + f[6]) * 1000) / 100 // USER_HZ
+}
+
+/** `fn`'s result with the machine's CPU time spent while it ran. */
+async function withMachineCpu<T extends object>(fn: () => Promise<T> | T): Promise<T & { machineCpuMs: number }> {
+  const m0 = machineCpuMs()
+  const r = await fn()
+  return { ...r, machineCpuMs: machineCpuMs() - m0 }
+}
+
+async function runChild(kind: string, c: ChildConfig): Promise<{ ms: number; cpuMs: number; maxRssKiB: number; machineCpuMs: number; [k: string]: unknown }> {
+  return withMachineCpu(() => runChildOnce(kind, c))
+}
+
+async function runChildOnce(kind: string, c: ChildConfig): Promise<{ ms: number; cpuMs: number; maxRssKiB: number; [k: string]: unknown }> {
   const script = await bundledChild()
   return new Promise((resolve, reject) => {
     const prof = process.env.DR_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DR_BENCH_PROF}`] : [] // where the JavaScript's time goes
@@ -267,13 +289,18 @@ async function main() {
       return run
     }
     const ctlRuns: number[] = []
-    const rawRuns: Array<{ ms: number; cpuMs: number; maxRssKiB: number }> = []
+    const ctlMachineMs: number[] = []
+    const rawRuns: Array<{ ms: number; cpuMs: number; maxRssKiB: number; machineCpuMs: number }> = []
     const fullRuns: Awaited<ReturnType<typeof runChild>>[] = []
     let sameSha = 0
     for (let r = 0; r < rounds; r++) {
-      const c0 = process.hrtime.bigint()
-      execFileSync('etcdctl', [...etcd.etcdctlArgs(), 'snapshot', 'save', ctlFile], { env: etcd.env(), stdio: 'pipe' })
-      ctlRuns.push(Number(process.hrtime.bigint() - c0) / 1e6)
+      const ctl = await withMachineCpu(() => {
+        const c0 = process.hrtime.bigint()
+        execFileSync('etcdctl', [...etcd.etcdctlArgs(), 'snapshot', 'save', ctlFile], { env: etcd.env(), stdio: 'pipe' })
+        return { ms: Number(process.hrtime.bigint() - c0) / 1e6 }
+      })
+      ctlRuns.push(ctl.ms)
+      ctlMachineMs.push(ctl.machineCpuMs)
       fs.rmSync(ctlFile)
       rawRuns.push(await runChild('raw', cfg))
       const rawSha = createHash('sha256').update(fs.readFileSync(cfg.out)).digest('hex')
@@ -295,6 +322,13 @@ async function main() {
     console.log(`full pipeline:  ${secs(fullMs)} (${spread(fullRuns.map((r) => r.ms))}) for sha256 + brotli + age + ${where}, median of the same ${rounds} rounds: ${sizes(fullRuns[0])}, ${((fullRuns[0].snapshot as number) / 2 ** 20 / (fullMs / 1000)).toFixed(0)} MiB/s`)
     console.log(`                ${(fullMs / rawMs).toFixed(2)}× the raw snapshot by medians (aim ≤ 1.5×); per round ${perRound(fullRuns.map((r, i) => r.ms / rawRuns[i].ms))}`)
     console.log(`                dr peak RSS ${mb(Math.max(...fullRuns.map((r) => r.maxRssKiB)) * 1024)} (aim < 120 MiB); dr's CPU ${secs(median(fullRuns.map((r) => r.cpuMs)))} by median`)
+    // The floor the machine sets: the pipeline's CPU, spread perfectly over every core, without a moment's wait.
+    // Here the member, dr and the store's sshd share the same cores, so each one's work slows the others.
+    const cores = os.cpus().length
+    const fullMachineMs = median(fullRuns.map((r) => r.machineCpuMs))
+    const floorMs = fullMachineMs / cores
+    console.log(`machine CPU:    every process, by median: etcdctl snapshot save ${secs(median(ctlMachineMs))}, dr's raw snapshot ${secs(median(rawRuns.map((r) => r.machineCpuMs)))}, full pipeline ${secs(fullMachineMs)}, of which dr ${secs(median(fullRuns.map((r) => r.cpuMs)))} (CPU-seconds, /proc/stat)`)
+    console.log(`                on ${cores} cores the pipeline cannot take less than ${secs(floorMs)}: ${(floorMs / rawMs).toFixed(2)}× the raw snapshot's median${floorMs / rawMs > 1.5 ? ', over the 1.5× aim before any waiting' : ''}`)
     // Only meaningful on the quiet loopback member: the lab's node agents keep writing heartbeats.
     if (process.env.DR_BENCH_ON === 'local') console.log(`                snapshot sha256 equals that round's raw snapshot's in ${sameSha} of ${rounds} rounds (no writes in between)`)
 
