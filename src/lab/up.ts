@@ -7,7 +7,7 @@ import { apiClient, readyz } from './api.ts'
 import { boundingCaps } from './caps.ts'
 import { filesForNode, ensurePki } from './certs.ts'
 import { apiserverBody, etcdRunArgs, kubeletBody } from './controlplane.ts'
-import { docker, dockerError, dockerText, requireEngine } from './docker.ts'
+import { docker, dockerError, requireEngine } from './docker.ts'
 import { loadKindImages, runKindNode, startKindControlPlane } from './flavor-kind.ts'
 import { startKubeadmControlPlane } from './flavor-kubeadm.ts'
 import { ensureImages, saveInnerTar, type LabImages } from './images.ts'
@@ -145,19 +145,25 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
 }
 
 /** The subnets of every docker network on this engine. */
-async function dockerSubnets(): Promise<string[]> {
-  // Another lab (the end-to-end files run three at once) may remove a network between the list and the inspect:
-  // docker then answers "network … not found" for the whole call, and the list is read again.
+/**
+ * The subnets of every docker network. Another lab (the end-to-end files run three at once) may remove a network
+ * between the list and the inspect: docker then answers "network … not found" for the whole call, and the list is
+ * read again, up to three times. `run` is docker itself; a test passes a docker that removes a network in between.
+ */
+export async function dockerSubnets(run: typeof docker = docker): Promise<string[]> {
   for (let attempt = 1; ; attempt++) {
-    const ids = (await dockerText(['network', 'ls', '-q'])).split('\n').filter(Boolean)
+    const ids = (await run(['network', 'ls', '-q'])).stdout.split('\n').filter(Boolean)
     if (ids.length === 0) return []
-    const r = await docker(['network', 'inspect', ...ids], { nothrow: true })
-    if (!r.ok && attempt < 3 && /network \S+ not found/.test(r.stderr)) continue
-    if (!r.ok) throw dockerError(r)
+    const r = await run(['network', 'inspect', ...ids], { nothrow: true })
+    if (!r.ok && attempt < 3 && NETWORK_GONE.test(r.stderr)) continue
+    if (!r.ok) throw dockerError(r, "list the docker networks' subnets")
     const nets = JSON.parse(r.stdout) as Array<{ IPAM?: { Config?: Array<{ Subnet?: string }> } }>
     return nets.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '')).filter(Boolean)
   }
 }
+
+/** docker's answer for a network removed since it was listed (`Error response from daemon: network ID not found`). */
+const NETWORK_GONE = /network \S+ not found/
 
 /** How an existing lab differs from a fresh one: stopped nodes, control-plane containers not running. */
 async function driftFromFresh(plan: LabPlan, found: Array<{ name: string; state: string }>): Promise<string[]> {
