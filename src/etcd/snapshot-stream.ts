@@ -159,6 +159,12 @@ class SnapshotStream extends Readable {
     req.on('data', (d: Buffer) => this.received(d))
     req.on('end', () => this.ended())
     req.on('error', (e) => this.failed(e))
+    // A connection that closes while the stream is paused (dr not reading: a slow store) destroys the request with
+    // neither 'end' nor 'error' (node's http2 waits for 'end' only after a clean close): without this the snapshot
+    // would wait forever. A clean end has emitted 'end' by the time 'close' comes.
+    req.on('close', () => {
+      if (!req.readableEnded) this.failed(new Error(`the connection closed before the snapshot ended${req.rstCode && req.rstCode !== http2.constants.NGHTTP2_CANCEL ? ` (HTTP/2 stream reset, code ${req.rstCode})` : ''}`))
+    })
     req.end(EMPTY_REQUEST)
     cb()
   }
