@@ -285,7 +285,7 @@ async function rollback(t: Transport, r: { name: string; newId: string; oldId: s
       code: 'container.rollback-failed',
       message: `the new ${r.name} on ${t.host} failed, and putting the old one (${r.oldName}, ${r.oldId.slice(0, 12)}) back failed too: it is NOT back`,
       host: t.host,
-      stderr: failed.join('\n'),
+      evidence: failed,
       hint: `fix the cause, then run the same re-creation again (it resumes from the kept old container), or by hand: docker rename ${r.oldId.slice(0, 12)} ${r.name}; docker update --restart=${policyText(r.policy)} ${r.name}; docker start ${r.name}`,
     })
   }

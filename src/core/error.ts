@@ -21,6 +21,8 @@ export interface DrErrorInit {
   command?: string
   exitStatus?: number | null
   stderr?: string
+  /** One finding per line (a host and why it failed), every one shown: unlike stderr, nothing is picked out. */
+  evidence?: string[]
   exit?: ExitCodeName
   details?: unknown
   cause?: unknown
@@ -34,6 +36,7 @@ export class DrError extends Error {
   readonly command?: string
   readonly exitStatus?: number | null
   readonly stderr?: string
+  readonly evidence?: string[]
   readonly exit: ExitCodeName
   readonly details?: unknown
 
@@ -47,6 +50,7 @@ export class DrError extends Error {
     this.command = init.command
     this.exitStatus = init.exitStatus
     this.stderr = init.stderr
+    this.evidence = init.evidence
     this.exit = init.exit ?? 'failed'
     this.details = init.details
   }
@@ -61,6 +65,7 @@ export class DrError extends Error {
       command: this.command,
       exitStatus: this.exitStatus,
       stderr: this.stderr,
+      evidence: this.evidence,
       details: this.details,
     }
   }
@@ -88,6 +93,7 @@ export function formatError(e: unknown): string {
   if (e.command) out.push(`  command: ${e.command}`)
   if (e.exitStatus !== undefined && e.exitStatus !== null) out.push(`  exit:    ${e.exitStatus}`)
   if (e.stderr) out.push(...relevantLines(e.stderr).split('\n').map((l) => `  | ${l}`))
+  for (const line of e.evidence ?? []) out.push(`  | ${line}`)
   if (e.hint) out.push(`  next:    ${e.hint}`)
   return out.join('\n')
 }

@@ -179,7 +179,7 @@ export class RunContext {
               code: 'command.failed',
               message: `command failed on ${failed.map((r) => `${r.host} (exit ${r.exitCode})`).join(', ')}`,
               host: failed[0].host,
-              stderr: failed.map((r) => `${r.host}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`).join('\n'),
+              evidence: failed.map((r) => `${r.host}: ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`),
               hint: 'add .nothrow() to get every host’s result as data',
             })
           }
