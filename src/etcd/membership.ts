@@ -58,19 +58,32 @@ export async function readMembership(
   return r.m
 }
 
+/**
+ * How long quorum reads are retried while the members answer but none can serve one: an election is under way (the
+ * leader has just died). Followers wait out the election timeout first (RKE's etcd: 5 s, randomised up to 10 s), and
+ * a loaded host adds to it. Members that cannot be reached at all fail after `attempts`, as before.
+ */
+const ELECTION_BUDGET_MS = 30_000
+/** A member's answer while it has no leader: its quorum read times out, or says so. */
+const ELECTING = /DEADLINE_EXCEEDED|deadline exceeded|no leader|leader changed|request timed out/i
+
 export async function connectWithQuorum(
   conns: TransportSource,
   inv: Inventory,
   candidates: string[],
-  opts: { timeoutMs?: number; attempts?: number } = {},
+  opts: { timeoutMs?: number; attempts?: number; electionBudgetMs?: number } = {},
 ): Promise<{ conn: MemberConnection; m: Membership }> {
   // A loaded host can miss one deadline; a cluster without quorum misses every one.
   const attempts = opts.attempts ?? 2
+  const budget = opts.electionBudgetMs ?? ELECTION_BUDGET_MS
+  const started = Date.now()
   for (let i = 1; ; i++) {
     try {
       return await connectOnce(conns, inv, candidates, opts)
     } catch (e) {
-      if (i >= attempts || !isDrError(e) || e.code !== 'member.no-quorum') throw e
+      if (!isDrError(e) || e.code !== 'member.no-quorum') throw e
+      const electing = (e.evidence ?? []).some((line) => ELECTING.test(line))
+      if (i >= attempts && !(electing && Date.now() - started < budget)) throw e
     }
   }
 }
@@ -106,7 +119,7 @@ async function connectOnce(
     throw new DrError({
       code: 'member.no-quorum',
       message: `no etcd member answers a quorum read (tried ${candidates.join(', ')})`,
-      stderr: errors.join('\n'),
+      evidence: errors,
       hint: 'check `dr status`; membership can only change while the cluster has quorum (after a site loss: dr failover first)',
     })
   }

@@ -30,8 +30,9 @@ export interface EtcdCluster {
   env(): NodeJS.ProcessEnv
   /** Where dr reads member i's snapshot (src/etcd/snapshot-stream.ts). */
   snapshotTarget(i?: number): SnapshotTarget
-  /** Stop member i (SIGTERM), keeping its data; start() brings it back on the same ports. */
-  stopMember(i: number): Promise<void>
+  /** Stop member i (SIGTERM: a leader hands its leadership over first; SIGKILL: a host that dies), keeping its data;
+   * startMember() brings it back on the same ports. */
+  stopMember(i: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>
   startMember(i: number): Promise<void>
   stop(): Promise<void>
 }
@@ -43,6 +44,8 @@ export interface StartEtcdOptions {
   quotaBytes?: number
   /** Keep the scratch directory after stop() (for debugging). */
   keep?: boolean
+  /** etcd's --election-timeout (default 500 ms, quick tests); the heartbeat is a tenth of it. RKE runs 5000. */
+  electionTimeoutMs?: number
 }
 
 export const freePort = freeLoopbackPort
@@ -119,8 +122,8 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       '--initial-cluster-state=new',
       `--initial-cluster-token=dr-test-${path.basename(dir)}`,
       `--quota-backend-bytes=${opts.quotaBytes ?? 8 * 1024 ** 3}`,
-      '--heartbeat-interval=50',
-      '--election-timeout=500',
+      `--heartbeat-interval=${Math.round((opts.electionTimeoutMs ?? 500) / 10)}`,
+      `--election-timeout=${opts.electionTimeoutMs ?? 500}`,
     ]
     if (tls) {
       const pki = path.dirname(tls.caFile)
@@ -155,7 +158,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       fs.closeSync(log)
       await waitHealthy(cluster, i, procs, logs)
     },
-    stopMember: async (i) => {
+    stopMember: async (i, signal = 'SIGTERM') => {
       const p = procs[i]
       if (!p || p.exitCode !== null || p.signalCode !== null) return
       await new Promise<void>((resolve) => {
@@ -164,7 +167,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
           clearTimeout(t)
           resolve()
         })
-        p.kill('SIGTERM')
+        p.kill(signal)
       })
     },
     stop: async () => {
