@@ -144,7 +144,6 @@ export async function labUp(opts: UpOptions, out: Output): Promise<UpResult> {
   return { plan, files, unchanged: false, seconds: (Date.now() - t0) / 1000 }
 }
 
-/** The subnets of every docker network on this engine. */
 /**
  * The subnets of every docker network. Another lab (the end-to-end files run three at once) may remove a network
  * between the list and the inspect: docker then answers "network … not found" for the whole call, and the list is
