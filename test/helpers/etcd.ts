@@ -5,8 +5,10 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freeLoopbackPort } from '../../src/transport/local.ts'
+import { freeLoopbackPort, listenTunnel, LocalTransport } from '../../src/transport/local.ts'
 import type { SnapshotTarget } from '../../src/etcd/snapshot-stream.ts'
+import type { TransportSource } from '../../src/etcd/client.ts'
+import type { Host, Inventory } from '../../src/inventory/types.ts'
 
 export interface EtcdTls {
   caFile: string
@@ -189,4 +191,38 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
     throw e
   }
   return cluster
+}
+
+/** A "host" on this machine whose transport forwards etcd's client port to one member's port. */
+class MemberHost extends LocalTransport {
+  constructor(
+    name: string,
+    private readonly port: number,
+  ) {
+    super(name)
+  }
+  override forward() {
+    return listenTunnel(() => net.connect(this.port, '127.0.0.1'))
+  }
+}
+
+/**
+ * The cluster as dr's inventory names it: host `hosts[i]` (in site `sites[i]`) is member i, reached through a local
+ * transport whose tunnel ends on that member's client port, with the cluster's client certificate. `file` keys what
+ * dr remembers per inventory (the member that answered last).
+ */
+export function memberInventory(cluster: EtcdCluster, hosts: string[], sites: string[], file: string): { inv: Inventory; conns: TransportSource } {
+  const pki = path.dirname(cluster.tls!.caFile)
+  const byName: Record<string, Host> = {}
+  const bySite: Record<string, { name: string; hosts: string[] }> = {}
+  hosts.forEach((h, i) => {
+    byName[h] = { name: h, site: sites[i], address: '127.0.0.1', transport: 'local', roles: ['etcd'], labels: {}, hostKeys: [], ssh: {} as Host['ssh'] }
+    ;(bySite[sites[i]] ??= { name: sites[i], hosts: [] }).hosts.push(h)
+  })
+  const inv = {
+    cluster: 'it', file, flavor: 'rke', hosts: byName, sites: bySite,
+    etcd: { clientPort: 2379, peerPort: 2380, caFile: cluster.tls!.caFile, certFile: path.join(pki, 'client.pem'), keyFile: path.join(pki, 'client-key.pem'), dataDir: '/nonexistent', container: 'etcd' },
+  } as unknown as Inventory
+  const ports = cluster.endpoints.map((e) => Number(new URL(e).port))
+  return { inv, conns: { get: async (h: string) => new MemberHost(h, ports[hosts.indexOf(h)]) } }
 }

@@ -2,41 +2,20 @@
 // verdict by linearizable read, bounded time for dead members, and a snapshot from a member without quorum.
 import t from 'tap'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { startEtcd } from '../helpers/etcd.ts'
-import { LocalTransport, listenTunnel } from '../../src/transport/local.ts'
+import { memberInventory, startEtcd } from '../helpers/etcd.ts'
 import { probeCluster } from '../../src/etcd/status.ts'
 import { connectMember, snapshotTarget } from '../../src/etcd/client.ts'
 import { keyCount, snapshotToFile, waitWritable } from '../../src/etcd/ops.ts'
 import { chooseSurvivor } from '../../src/cluster/quorum.ts'
-import type { Inventory, Host } from '../../src/inventory/types.ts'
-
-// Three "hosts" on one machine: each host's transport forwards etcd's client port to its own member's port.
-class MemberHost extends LocalTransport {
-  constructor(name: string, private port: number) { super(name) }
-  override forward() { return listenTunnel(() => net.connect(this.port, '127.0.0.1')) }
-}
 
 t.test('status, quorum and snapshot on a real TLS cluster', async (t) => {
   const etcd = await startEtcd({ members: 3, tls: true })
   t.teardown(() => etcd.stop())
-  const pki = path.dirname(etcd.tls!.caFile)
-  const hostNames = ['a1', 'a2', 'b1']
-  const sites = ['A', 'A', 'B']
-  const hosts: Record<string, Host> = {}
-  hostNames.forEach((h, i) => {
-    hosts[h] = { name: h, site: sites[i], address: '127.0.0.1', transport: 'local', roles: ['etcd'], labels: {}, hostKeys: [], ssh: {} as Host['ssh'] }
-  })
-  const inv = {
-    cluster: 'it', file: 'x', flavor: 'rke', hosts,
-    sites: { A: { name: 'A', hosts: ['a1', 'a2'] }, B: { name: 'B', hosts: ['b1'] } },
-    etcd: { clientPort: 2379, peerPort: 2380, caFile: etcd.tls!.caFile, certFile: path.join(pki, 'client.pem'), keyFile: path.join(pki, 'client-key.pem'), dataDir: '/nonexistent', container: 'etcd' },
-  } as unknown as Inventory
-  const ports = etcd.endpoints.map((e) => Number(new URL(e).port))
-  const conns = { get: async (h: string) => new MemberHost(h, ports[hostNames.indexOf(h)]) }
+  // Three "hosts" on one machine: each host's transport forwards etcd's client port to its own member's port.
+  const { inv, conns } = memberInventory(etcd, ['a1', 'a2', 'b1'], ['A', 'A', 'B'], 'x')
 
   const healthy = await probeCluster(conns, inv)
   t.equal(healthy.verdict.hasQuorum, true)

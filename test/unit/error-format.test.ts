@@ -1,6 +1,6 @@
 // formatError: what an operator reads when dr stops. A command's stderr is cut to its loud lines (the noise of a
 // failing tool goes); a list of findings, one per host, is shown whole: a no-quorum error once showed only the one
-// host whose reason said "Error", and hid the three whose reasons were deadlines (seen in a CI run of member.test.ts).
+// host whose reason said "Error", and hid the other three hosts' reasons (a CI run of member.test.ts).
 import t from 'tap'
 import { DrError, formatError } from '../../src/core/error.ts'
 
