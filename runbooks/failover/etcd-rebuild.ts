@@ -2,6 +2,7 @@
 // etcd is re-created with --force-new-cluster and itself as the only member, then again without the flag, and
 // any member outside the site still listed is removed. Each check reads the world, and learns from the engine
 // which earlier steps will change it in this run, so the plan shows what the apply will do.
+import path from 'node:path'
 import { DrError } from '../../src/core/error.ts'
 import { connectMember } from '../../src/etcd/client.ts'
 import { waitWritable } from '../../src/etcd/ops.ts'
@@ -60,7 +61,7 @@ export const copyDataAside: Step<FailoverFacts> = {
         host: d.survivor,
         destructive: true,
         summary: `check there is room, stop etcd (${how}), then copy ${ctx.inv.etcd.dataDir} to ${copy}`,
-        command: `${etcd.stopCommand()} && cp -a ${ctx.inv.etcd.dataDir} ${copy}`,
+        command: `${etcd.stopCommand()} && cp -a ${ctx.inv.etcd.dataDir} ${copy} && sync`,
       },
     ]
   },
@@ -77,8 +78,10 @@ export const copyDataAside: Step<FailoverFacts> = {
     // lab) before it exits, and nothing of that matters here; etcd's WAL is fsynced at every commit and bbolt is
     // transactional, so the SIGKILL after it loses nothing (etcd's own robustness tests kill members the same way).
     await etcd.stop({ timeoutMs: etcd.kind === 'container' ? 1_000 : 90_000 })
-    // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes.
-    const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && mv ${copy}.part ${copy}`.nothrow()
+    // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes. It is on
+    // disk before it is renamed (`sync -f`: its filesystem; an older sync, every one), and the rename after it.
+    const parent = path.posix.dirname(copy)
+    const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && { sync -f -- ${copy}.part 2>/dev/null || sync; } && mv ${copy}.part ${copy} && { sync -- ${parent} 2>/dev/null || sync; }`.nothrow()
     if (!cp.ok) {
       // Nothing of the survivor was changed but its running state: give it back before failing.
       const rm = await t.$`rm -rf ${copy}.part`.nothrow()

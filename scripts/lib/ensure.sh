@@ -7,11 +7,12 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
 say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: docker engine, etcd (server + etcdctl), OpenSSH, debootstrap, and the tools the lab uses
-# (age and brotli: the tests read backups by hand as an operator would).
+# (age and brotli: the tests read backups by hand as an operator would; strace: a test watches the fsyncs that
+# make a backup durable).
 # kubernetes-client is kubectl 1.20 (Debian 12's), which the lab's kubectl tests drive against the lab's Kubernetes
 # API; where another package owns /usr/bin/kubectl (Google Cloud SDK's `kubectl`), the two would clash, so its
 # binary is unpacked to .lab-cache/kubernetes-client/usr/bin/kubectl instead (test/helpers/kubectl.ts finds it).
-DEBS=(docker.io etcd-server etcd-client openssh-server openssh-client debootstrap iptables iproute2 procps ca-certificates xz-utils openssl busybox-static age brotli chromium)
+DEBS=(docker.io etcd-server etcd-client openssh-server openssh-client debootstrap iptables iproute2 procps ca-certificates xz-utils openssl busybox-static age brotli strace chromium)
 kubectl_owner=$(dpkg-query -S /usr/bin/kubectl 2>/dev/null | cut -d: -f1 || true)
 if [ -z "$kubectl_owner" ] || [ "$kubectl_owner" = kubernetes-client ]; then
   DEBS+=(kubernetes-client)

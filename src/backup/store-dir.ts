@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { fsyncDir } from '../core/durable.ts'
 import { isPartialName, partialName } from './naming.ts'
 import { byteCounter, type BackupStore, type SaveOptions, type StoredObject } from './store.ts'
 
@@ -43,14 +44,11 @@ export class DirStore implements BackupStore {
     const tmp = path.join(this.dir, partialName(name, randomBytes(4).toString('hex')))
     const count = byteCounter()
     try {
-      await pipeline(source, count.stream, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: opts.signal })
-      // Durable before visible: fsync the data, rename, fsync the directory.
-      const fh = await fsp.open(tmp, 'r')
-      await fh.sync().finally(() => fh.close())
+      // Durable before visible: the data fsynced as the file closes, then the rename, then the directory fsynced.
+      await pipeline(source, count.stream, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600, flush: true }), { signal: opts.signal })
       await opts.commit
       await fsp.rename(tmp, path.join(this.dir, name))
-      const dh = await fsp.open(this.dir, 'r')
-      await dh.sync().catch(() => {}).finally(() => dh.close())
+      await fsyncDir(this.dir)
     } catch (e) {
       await fsp.unlink(tmp).catch(() => {})
       throw e

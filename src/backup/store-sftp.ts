@@ -1,5 +1,6 @@
 // A directory on another host, reached over dr's SSH transport (SFTP for files). Objects are written under a
-// hidden temporary name and renamed into view, so a cut connection never leaves a half object that looks whole.
+// hidden temporary name, fsynced, and renamed into view, the directory fsynced after: a cut connection never leaves
+// a half object that looks whole, and an object dr called stored is still there after the host loses power.
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { Readable, type Writable } from 'node:stream'
@@ -51,7 +52,8 @@ export class SftpStore implements BackupStore {
     const count = byteCounter()
     let dead = false
     try {
-      const sink = (await t.createWriteStream(tmp, { mode: 0o600 })) as Writable
+      // Durable before visible: the data fsynced before the file closes, then the rename, then the directory.
+      const sink = (await t.createWriteStream(tmp, { mode: 0o600, durable: true })) as Writable
       // A connection that dies (the host gone, sshd killed) must fail the upload, not leave it waiting forever.
       // (ssh2's write stream then never finishes destroying itself: waiting for the pipeline would hang.)
       const conn = (t as { client?: NodeJS.EventEmitter }).client
@@ -72,7 +74,7 @@ export class SftpStore implements BackupStore {
         conn?.off('close', onClose)
       }
       await opts.commit
-      await t.rename(tmp, this.file(name))
+      await t.rename(tmp, this.file(name), { durable: true })
     } catch (e) {
       // Over a dead connection nothing can be removed (and the call would never return): the hidden temporary
       // file stays, never listed.

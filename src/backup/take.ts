@@ -1,10 +1,10 @@
 // `dr backup now` without the CLI: read the member's status, stream its snapshot through the pipeline into the
 // store (spooled locally until the store has it), then write the metadata record. The client can come from an
 // SSH tunnel (connectMember) or a plain loopback connection; this code does not care.
-import fsp from 'node:fs/promises'
 import path from 'node:path'
 import type { Etcd3 } from 'etcd3'
 import type { SnapshotTarget } from '../etcd/snapshot-stream.ts'
+import { fsyncFileAndDir, writeFileDurableSync } from '../core/durable.ts'
 import { DrError } from '../core/error.ts'
 import { backupId, metadataName, payloadName } from './naming.ts'
 import { encodeMetadata, type BackupMetadata } from './metadata.ts'
@@ -135,8 +135,12 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
     encryption: { type: encrypted ? 'age' : 'none', recipients: o.recipients },
     drVersion: o.drVersion,
   }
-  // Keep the metadata beside the spooled snapshot when the store fails: together they are a complete backup.
-  const keepLocally = () => fsp.writeFile(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata), { mode: 0o600 })
+  // Keep the metadata beside the spooled snapshot when the store fails: together they are a complete backup, on
+  // disk before dr says where it is.
+  const keepLocally = async () => {
+    writeFileDurableSync(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata))
+    await fsyncFileAndDir(upload.spoolPath)
+  }
   try {
     await uploadSmall({ ...ctx, name: metadataName(id) }, encodeMetadata(metadata))
   } catch (e) {

@@ -7,6 +7,7 @@ import fsp from 'node:fs/promises'
 import path from 'node:path'
 import { once } from 'node:events'
 import { PassThrough, Readable, Writable } from 'node:stream'
+import { fsyncFileAndDir } from '../core/durable.ts'
 import { DrError } from '../core/error.ts'
 import type { BackupStore } from './store.ts'
 import { STAGE_BYTES } from './stage.ts'
@@ -129,6 +130,8 @@ export async function spooledUpload(ctx: UploadContext): Promise<SpooledUpload> 
         )
       }
       if (error !== undefined) {
+        // The local copy is now the backup: on disk before dr says where it is.
+        await fsyncFileAndDir(spoolPath)
         throw new DrError({
           code: 'backup.store-failed',
           message: `could not write ${ctx.name} to store "${ctx.store.name}" after ${attempts} attempt(s): ${errorMessage(error)}`,

@@ -1,9 +1,10 @@
 // A JSON file in the state directory that a run trusts as evidence (a failover decision, a restore's state): read
 // it whole or refuse — a missing file is "none", anything unreadable, unparsable or malformed stops the run with the
-// caller's error naming the file — and write it atomically (a temporary file renamed into place, mode 0600).
+// caller's error naming the file — and write it atomically and durably (src/core/durable.ts; mode 0600).
 import fs from 'node:fs'
 import path from 'node:path'
 import type { DrError } from './error.ts'
+import { writeFileDurableSync } from './durable.ts'
 
 export function readStateFile<T>(
   file: string,
@@ -30,6 +31,5 @@ export function readStateFile<T>(
 
 export function writeStateFile(file: string, data: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 })
-  fs.renameSync(`${file}.tmp`, file)
+  writeFileDurableSync(file, JSON.stringify(data, null, 2) + '\n')
 }

@@ -3,6 +3,7 @@
 // goes (status "running"), so a drill killed half-way still leaves a true record.
 import fs from 'node:fs'
 import path from 'node:path'
+import { writeFileDurableSync } from '../core/durable.ts'
 import type { Inventory } from '../inventory/types.ts'
 import { renderHtml } from './report-html.ts'
 import { renderMarkdown } from './report-md.ts'
@@ -10,19 +11,14 @@ import type { DrillReport } from './types.ts'
 
 export const drillsDir = (inv: Pick<Inventory, 'stateDir'>) => path.join(inv.stateDir, 'drills')
 
-function writeAtomic(file: string, text: string) {
-  fs.writeFileSync(`${file}.tmp`, text, { mode: 0o600 })
-  fs.renameSync(`${file}.tmp`, file)
-}
-
 export function writeReportFiles(dir: string, r: DrillReport): string[] {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
   const files = [path.join(dir, 'report.json')]
-  writeAtomic(files[0], JSON.stringify(r, null, 2) + '\n')
+  writeFileDurableSync(files[0], JSON.stringify(r, null, 2) + '\n')
   if (r.status !== 'running') {
     files.push(path.join(dir, 'report.md'), path.join(dir, 'report.html'))
-    writeAtomic(files[1], renderMarkdown(r))
-    writeAtomic(files[2], renderHtml(r))
+    writeFileDurableSync(files[1], renderMarkdown(r))
+    writeFileDurableSync(files[2], renderHtml(r))
   }
   return files
 }

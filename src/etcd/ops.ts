@@ -1,7 +1,9 @@
 // etcd operations the runbooks share: wait for a writable leader, prove a write, count keys, snapshot to a file.
 import fs from 'node:fs'
+import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import type { Etcd3 } from 'etcd3'
+import { fsyncDirSync } from '../core/durable.ts'
 import { DrError } from '../core/error.ts'
 import { DigestStream } from '../backup/digest.ts'
 import { snapshotStream, type SnapshotTarget } from './snapshot-stream.ts'
@@ -57,13 +59,17 @@ export interface SnapshotFile {
   sha256: string
 }
 
-/** Stream a member's snapshot to a local file (mode 0600), hashing as it goes. Works on a member without quorum. */
+/**
+ * Stream a member's snapshot to a local file (mode 0600), hashing as it goes, on disk (fsynced, the directory too)
+ * before it is named as kept. Works on a member without quorum.
+ */
 export async function snapshotToFile(target: SnapshotTarget, file: string): Promise<SnapshotFile> {
   const tmp = `${file}.part`
   const digest = new DigestStream()
-  await pipeline(snapshotStream(target), digest, fs.createWriteStream(tmp, { mode: 0o600 }))
+  await pipeline(snapshotStream(target), digest, fs.createWriteStream(tmp, { mode: 0o600, flush: true }))
   const { size, sha256 } = digest.digest()
   if (size === 0) throw new DrError({ code: 'etcd.snapshot-empty', message: 'the member sent an empty snapshot' })
   fs.renameSync(tmp, file)
+  fsyncDirSync(path.dirname(file))
   return { path: file, size, sha256 }
 }

@@ -2,6 +2,7 @@
 // Edited with the yaml document API: comments and formatting of everything else survive.
 import fs from 'node:fs'
 import { isMap, isSeq, parseDocument, type YAMLMap } from 'yaml'
+import { writeFileDurableSync } from '../core/durable.ts'
 import { DrError } from '../core/error.ts'
 
 export interface RkeConfigEdit {
@@ -31,10 +32,8 @@ export function withoutNodes(text: string, drop: Set<string>): RkeConfigEdit {
   return { text: removed.length ? doc.toString() : text, removed }
 }
 
-/** Write the edited file atomically, keeping the original as FILE.bak. */
+/** Write the edited file atomically and durably, keeping the original as FILE.bak. */
 export function writeRkeConfig(file: string, text: string) {
   fs.copyFileSync(file, `${file}.bak`)
-  const tmp = `${file}.dr-tmp`
-  fs.writeFileSync(tmp, text, { mode: fs.statSync(file).mode & 0o777 })
-  fs.renameSync(tmp, file)
+  writeFileDurableSync(file, text, fs.statSync(file).mode & 0o777, `${file}.dr-tmp`)
 }

@@ -9,8 +9,8 @@ import { listenTunnel, runLocal, runLocalBytes, spawnStream, TunnelSet } from '.
 import { execWith, makeShell, type ShellRunner } from './shell.ts'
 import { shQuote } from './sh-quote.ts'
 import { killGroupCommand, RemoteChild, REPORT_PID } from './remote-child.ts'
-import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
-import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
+import { listDirCommand, parseNulList, renameCommand, writeFileCommand } from './remote-commands.ts'
+import type { ExecOptions, ExecResult, RenameOptions, Transport, Tunnel, WriteFileOptions } from './types.ts'
 
 // zx's quote writes bash's `$'…'`: run bash where the image has it (kind nodes do); busybox's sh reads `$'…'` too.
 const BASH_OR_SH = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec sh -c "$1"'
@@ -100,7 +100,7 @@ export class DockerExecTransport implements Transport {
     return this.must(`cat -- ${shQuote(path)}`, `read ${path}`)
   }
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}) {
-    await this.must(writeFileCommand(path, opts.mode ?? 0o600), `write ${path}`, data)
+    await this.must(writeFileCommand(path, opts.mode ?? 0o600, opts.durable), `write ${path}`, data)
   }
   // The two file streams spawn `docker exec` with child_process: zx keeps every chunk of a command's output in
   // memory, and a snapshot is gigabytes.
@@ -114,7 +114,7 @@ export class DockerExecTransport implements Transport {
     return out
   }
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
-    const argv = this.argv(writeFileCommand(path, opts.mode ?? 0o600))
+    const argv = this.argv(writeFileCommand(path, opts.mode ?? 0o600, opts.durable))
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] })
     let err = ''
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
@@ -130,8 +130,8 @@ export class DockerExecTransport implements Transport {
       },
     })
   }
-  async rename(from: string, to: string) {
-    await this.must(`mv -f -- ${shQuote(from)} ${shQuote(to)}`, `rename ${from}`)
+  async rename(from: string, to: string, opts: RenameOptions = {}) {
+    await this.must(renameCommand(from, to, opts.durable), `rename ${from}`)
   }
   async unlink(path: string) {
     await this.must(`rm -- ${shQuote(path)}`, `remove ${path}`)

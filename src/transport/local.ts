@@ -6,7 +6,9 @@ import net from 'node:net'
 import { Duplex } from 'node:stream'
 import { $ as zx, type ProcessPromise } from 'zx'
 import { DrError } from '../core/error.ts'
-import type { ExecOptions, ExecResult, RemoteShell, Transport, Tunnel, WriteFileOptions } from './types.ts'
+import nodePath from 'node:path'
+import { fsyncDir } from '../core/durable.ts'
+import type { ExecOptions, ExecResult, RemoteShell, RenameOptions, Transport, Tunnel, WriteFileOptions } from './types.ts'
 import { execWith, literal, makeShell, type ShellRunner } from './shell.ts'
 
 /**
@@ -187,17 +189,18 @@ export class LocalTransport implements Transport {
     return fsp.readFile(path)
   }
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}) {
-    await fsp.writeFile(path, data, { mode: opts.mode ?? 0o600 })
+    await fsp.writeFile(path, data, { mode: opts.mode ?? 0o600, flush: opts.durable ?? false })
     if (opts.mode !== undefined) await fsp.chmod(path, opts.mode)
   }
   async createReadStream(path: string) {
     return fs.createReadStream(path)
   }
   async createWriteStream(path: string, opts: WriteFileOptions = {}) {
-    return fs.createWriteStream(path, { mode: opts.mode ?? 0o600 })
+    return fs.createWriteStream(path, { mode: opts.mode ?? 0o600, flush: opts.durable ?? false })
   }
-  rename(from: string, to: string) {
-    return fsp.rename(from, to)
+  async rename(from: string, to: string, opts: RenameOptions = {}) {
+    await fsp.rename(from, to)
+    if (opts.durable) await fsyncDir(nodePath.dirname(to))
   }
   unlink(path: string) {
     return fsp.unlink(path)

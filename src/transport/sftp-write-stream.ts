@@ -13,11 +13,16 @@ export interface SftpWriteOptions {
   mode: number
   /** Bytes in flight before a write waits (SFTP_WRITE_WINDOW). */
   window?: number
+  /** fsync the file before closing it (the server must offer fsync@openssh.com). */
+  fsync?: boolean
   /** Names a failure for the caller (the host, the path, what was being done). */
-  error: (doing: 'write' | 'chmod', e: unknown) => Error
+  error: (doing: 'write' | 'chmod' | 'fsync', e: unknown) => Error
 }
 
-/** A file written through SFTP. 'finish' means every byte was acknowledged, the mode set and the file closed. */
+/**
+ * A file written through SFTP. 'finish' means every byte was acknowledged, the mode set, the file fsynced (when
+ * asked) and closed.
+ */
 export class SftpWriteStream extends Writable {
   private handle?: Buffer
   private pos = 0
@@ -67,7 +72,8 @@ export class SftpWriteStream extends Writable {
       // An existing file keeps its old mode on open(O_TRUNC), and a new one is cut by sshd's umask: set it.
       this.sftp.fchmod(this.handle!, this.opts.mode, (e) => {
         if (e) return cb(this.opts.error('chmod', e))
-        this.close(cb)
+        if (!this.opts.fsync) return this.close(cb)
+        this.sftp.ext_openssh_fsync(this.handle!, (e) => (e ? cb(this.opts.error('fsync', e)) : this.close(cb)))
       })
     })
   }

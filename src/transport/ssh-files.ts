@@ -1,11 +1,15 @@
 // Files on an SSH host: SFTP as the login user, or — when the inventory says sudo — small shell commands under
 // `sudo -n`, because SFTP cannot change user and root-owned paths (/etc/kubernetes, /var/lib/etcd) need root.
-import { PassThrough, Writable } from 'node:stream'
+import { once } from 'node:events'
+import { posix } from 'node:path'
+import { PassThrough, Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { SFTPWrapper } from 'ssh2'
 import { DrError } from '../core/error.ts'
 import { quote } from './shell.ts'
 import { SftpWriteStream } from './sftp-write-stream.ts'
-import { listDirCommand, parseNulList, writeFileCommand } from './remote-commands.ts'
-import type { WriteFileOptions } from './types.ts'
+import { listDirCommand, parseNulList, renameCommand, syncCommand, writeFileCommand } from './remote-commands.ts'
+import type { RenameOptions, WriteFileOptions } from './types.ts'
 import type { SshTransport } from './ssh.ts'
 
 const SFTP_NO_SUCH_FILE = 2
@@ -60,7 +64,11 @@ export class SshFiles {
   async writeFile(path: string, data: string | Buffer, opts: WriteFileOptions = {}): Promise<void> {
     const mode = opts.mode ?? 0o600
     if (this.sudo) {
-      await this.sh(writeFileCommand(path, mode), `write ${path}`, data)
+      await this.sh(writeFileCommand(path, mode, opts.durable), `write ${path}`, data)
+      return
+    }
+    if (opts.durable) {
+      await pipeline(Readable.from([Buffer.from(data)]), await this.sftpWriteStream(path, mode, true))
       return
     }
     const sftp = await this.t.sftp()
@@ -106,7 +114,7 @@ export class SshFiles {
 
   async createWriteStream(path: string, opts: WriteFileOptions = {}): Promise<NodeJS.WritableStream> {
     const mode = opts.mode ?? 0o600
-    return this.sudo ? this.sudoWriteStream(path, mode) : this.sftpWriteStream(path, mode)
+    return this.sudo ? this.sudoWriteStream(path, mode, opts.durable) : this.sftpWriteStream(path, mode, opts.durable)
   }
 
   /**
@@ -114,8 +122,8 @@ export class SshFiles {
    * channel's 'close' only after its readable side has ended, so an unread channel never closes and the upload
    * would wait forever (the hang of `dr backup now` to an SFTP store under sudo).
    */
-  private async sudoWriteStream(path: string, mode: number): Promise<NodeJS.WritableStream> {
-    const ch = await this.t.openStream(['sh', '-c', writeFileCommand(path, mode)], { sudo: true })
+  private async sudoWriteStream(path: string, mode: number, durable = false): Promise<NodeJS.WritableStream> {
+    const ch = await this.t.openStream(['sh', '-c', writeFileCommand(path, mode, durable)], { sudo: true })
     ch.resume()
     let exitCode: number | null = null
     ch.on('exit', (c: number | null) => (exitCode = c))
@@ -129,25 +137,34 @@ export class SshFiles {
     return finishing(ch, done)
   }
 
-  private async sftpWriteStream(path: string, mode: number): Promise<NodeJS.WritableStream> {
+  /**
+   * durable: the data is fsynced before the file is closed, by OpenSSH's fsync@openssh.com on the open handle; a
+   * server without it gets `sync FILE` in a shell once the file is closed.
+   */
+  private async sftpWriteStream(path: string, mode: number, durable = false): Promise<NodeJS.WritableStream> {
     const sftp = await this.t.sftp()
-    return new SftpWriteStream(sftp, path, { mode, error: (doing, e) => this.fileError(doing, path, e) })
+    const byHandle = durable && hasExtension(sftp, 'fsync@openssh.com')
+    const stream = new SftpWriteStream(sftp, path, { mode, fsync: byHandle, error: (doing, e) => this.fileError(doing, path, e) })
+    if (!durable || byHandle) return stream
+    return finishing(stream, once(stream, 'finish').then(() => this.plain(syncCommand(path), `sync ${path}`)))
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string, opts: RenameOptions = {}): Promise<void> {
     // mv is rename(2) on one filesystem, and replaces `to` like POSIX rename; SFTP's rename refuses to. OpenSSH's
     // posix-rename@openssh.com is rename(2) itself, without a shell started on the host (0.3–0.4 s each on a busy
-    // machine: two per backup).
+    // machine: two per backup). A durable rename still starts one, for `sync DIR`: SFTP cannot fsync a directory.
+    const doing = `rename ${from} to ${to}`
     if (!this.sudo) {
       const sftp = await this.t.sftp()
-      // ssh2 keeps the server's extensions in a private field: when a version has none there, mv still works.
-      if ((sftp as unknown as { _extensions?: Record<string, string> })._extensions?.['posix-rename@openssh.com'] === '1') {
-        return new Promise((resolve, reject) => sftp.ext_openssh_rename(from, to, (e) => (e ? reject(this.fileError('rename', `${from} to ${to}`, e)) : resolve())))
+      if (hasExtension(sftp, 'posix-rename@openssh.com')) {
+        await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(from, to, (e) => (e ? reject(this.fileError('rename', `${from} to ${to}`, e)) : resolve())))
+        if (opts.durable) await this.plain(syncCommand(posix.dirname(to)), `sync ${posix.dirname(to)}`)
+        return
       }
     }
-    const cmd = `mv -f -- ${quote(from)} ${quote(to)}`
-    if (this.sudo) await this.sh(cmd, `rename ${from} to ${to}`)
-    else await this.plain(cmd, `rename ${from} to ${to}`)
+    const cmd = renameCommand(from, to, opts.durable)
+    if (this.sudo) await this.sh(cmd, doing)
+    else await this.plain(cmd, doing)
   }
 
   async unlink(path: string): Promise<void> {
@@ -209,4 +226,9 @@ function finishing(inner: NodeJS.WritableStream, done: Promise<void>): Writable 
       cb(err)
     },
   })
+}
+
+/** The server announced this SFTP extension. ssh2 keeps them in a private field: a version without it gets false. */
+function hasExtension(sftp: SFTPWrapper, name: string): boolean {
+  return (sftp as unknown as { _extensions?: Record<string, string> })._extensions?.[name] !== undefined
 }

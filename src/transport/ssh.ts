@@ -13,7 +13,7 @@ import type { SshSettings } from '../inventory/types.ts'
 import { listenTunnel, TunnelSet } from './local.ts'
 import { execWith, makeShell, type ShellRunner } from './shell.ts'
 import { shQuote, shQuoteArgv } from './sh-quote.ts'
-import type { ExecOptions, ExecResult, Transport, Tunnel, WriteFileOptions } from './types.ts'
+import type { ExecOptions, ExecResult, RenameOptions, Transport, Tunnel, WriteFileOptions } from './types.ts'
 import { openClient, type SshTarget } from './ssh-connect.ts'
 import type { SshContext } from './ssh-errors.ts'
 import { SshFiles } from './ssh-files.ts'
@@ -254,8 +254,8 @@ export class SshTransport implements Transport {
   createWriteStream(path: string, opts?: WriteFileOptions) {
     return this.files.createWriteStream(path, opts)
   }
-  rename(from: string, to: string) {
-    return this.files.rename(from, to)
+  rename(from: string, to: string, opts?: RenameOptions) {
+    return this.files.rename(from, to, opts)
   }
   unlink(path: string) {
     return this.files.unlink(path)

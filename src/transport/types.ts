@@ -40,6 +40,13 @@ export interface Tunnel {
 
 export interface WriteFileOptions {
   mode?: number
+  /** Finish (or resolve) only once the bytes are on the host's disk: fsynced, not only written. */
+  durable?: boolean
+}
+
+export interface RenameOptions {
+  /** Resolve only once the new name is on the host's disk: the directory holding it fsynced after the rename. */
+  durable?: boolean
 }
 
 export interface Transport {
@@ -54,7 +61,8 @@ export interface Transport {
   writeFile(path: string, data: string | Buffer, opts?: WriteFileOptions): Promise<void>
   createReadStream(path: string): Promise<NodeJS.ReadableStream>
   createWriteStream(path: string, opts?: WriteFileOptions): Promise<NodeJS.WritableStream>
-  rename(from: string, to: string): Promise<void>
+  /** rename(2): replaces `to`. */
+  rename(from: string, to: string, opts?: RenameOptions): Promise<void>
   unlink(path: string): Promise<void>
   /** Directory entries (names only); missing directory → []. */
   readdir(path: string): Promise<string[]>

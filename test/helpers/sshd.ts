@@ -23,6 +23,8 @@ export interface SshdOptions {
 
 export interface Sshd {
   port: number
+  /** The listening sshd's pid (every connection's sshd is forked from it). */
+  pid: number
   host: '127.0.0.1'
   /** SHA256:… of the first host key. */
   hostKeyFingerprint: string
@@ -140,6 +142,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   })
   return {
     port,
+    pid: child.pid!,
     host: '127.0.0.1',
     hostKeyFingerprint: fingerprintOf(pubBlob(hostKeys[0] + '.pub')),
     knownHostsLine: knownHostsLines[0],

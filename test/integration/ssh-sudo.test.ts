@@ -5,6 +5,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
+import { Readable, type Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { Output } from '../../src/core/output.ts'
 import { ensureImages } from '../../src/lab/images.ts'
 import { runLocal } from '../../src/transport/local.ts'
@@ -27,6 +29,9 @@ for u in dr nosudo; do
   mkdir -p /home/$u/.ssh && cp /tmp/key.pub /home/$u/.ssh/authorized_keys && chown -R $u: /home/$u/.ssh
 done
 echo 'dr ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/dr && chmod 0440 /etc/sudoers.d/dr
+# Every sync run from a shell (sudo's secure_path and the login PATH both put /usr/local/bin first) is logged.
+printf '#!/bin/sh\necho "$(id -un) sync $*" >> /tmp/sync.log\nexec /bin/sync "$@"\n' > /usr/local/bin/sync
+chmod 755 /usr/local/bin/sync && : > /tmp/sync.log && chmod 666 /tmp/sync.log
 ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e`
@@ -86,6 +91,30 @@ t.test('files under sudo: root-owned paths, modes kept', async (t) => {
   t.same(await h.readdir('/etc/dr-test'), ['secret'])
   const plain = await connect({ user: 'dr', sudo: false })
   await t.rejects(plain.readFile('/etc/dr-test/secret'), { code: 'file.failed', host: 'node' }, 'the login user alone cannot read it')
+})
+
+t.test('durable writes, under sudo and as the login user: the file synced before the rename, the directory after', async (t) => {
+  const syncLog = async () => {
+    const r = await runLocal(['docker', 'exec', name, 'sh', '-c', 'cat /tmp/sync.log && : > /tmp/sync.log'])
+    return r.stdout.split('\n').filter(Boolean)
+  }
+  await syncLog()
+  const root = await connect({ user: 'dr', sudo: true })
+  await root.mkdir('/etc/dr-durable', { mode: 0o700 })
+  await pipeline(Readable.from([Buffer.from('payload\n')]), (await root.createWriteStream('/etc/dr-durable/.obj.part', { mode: 0o640, durable: true })) as Writable)
+  await root.rename('/etc/dr-durable/.obj.part', '/etc/dr-durable/obj', { durable: true })
+  await root.writeFile('/etc/dr-durable/small', 'x\n', { durable: true })
+  t.same(await syncLog(), ['root sync -- /etc/dr-durable/.obj.part', 'root sync -- /etc/dr-durable', 'root sync -- /etc/dr-durable/small'], 'under sudo: each by a shell, as root')
+  t.equal(await root.$`stat -c '%U %a' /etc/dr-durable/obj && cat /etc/dr-durable/obj`.text(), 'root 640\npayload')
+
+  // As the login user the data goes through SFTP and is fsynced on its open handle (fsync@openssh.com, no shell);
+  // SFTP cannot fsync a directory, so the rename's directory takes one `sync DIR`.
+  const user = await connect({ user: 'dr', sudo: false })
+  await user.mkdir('/home/dr/backups', { mode: 0o700 })
+  await pipeline(Readable.from([Buffer.alloc(1 << 20, 1)]), (await user.createWriteStream('/home/dr/backups/.b.part', { durable: true })) as Writable)
+  await user.rename('/home/dr/backups/.b.part', '/home/dr/backups/b', { durable: true })
+  t.same(await syncLog(), ['dr sync -- /home/dr/backups'], 'as the login user: only the directory, by a shell')
+  t.equal(await user.$`stat -c %s /home/dr/backups/b`.text(), String(1 << 20), 'the file is whole')
 })
 
 t.test('a timeout under sudo kills the root process group', async (t) => {

@@ -8,7 +8,7 @@ import type { SFTPWrapper } from 'ssh2'
 import { SftpWriteStream } from '../../src/transport/sftp-write-stream.ts'
 
 /** An SFTP session that records every call and answers writes only when the test says so. */
-function scripted(opts: { failWriteAt?: number } = {}) {
+function scripted(opts: { failWriteAt?: number; failFsync?: boolean } = {}) {
   const calls: string[] = []
   const pending: Array<() => void> = []
   let writes = 0
@@ -29,6 +29,10 @@ function scripted(opts: { failWriteAt?: number } = {}) {
     close: (_h: Buffer, cb: (e?: Error) => void) => {
       calls.push('close')
       setImmediate(() => cb())
+    },
+    ext_openssh_fsync: (_h: Buffer, cb: (e?: Error) => void) => {
+      calls.push('fsync')
+      setImmediate(() => cb(opts.failFsync ? Object.assign(new Error('No space left on device'), { code: 4 }) : undefined))
     },
   })
   return {
@@ -91,4 +95,31 @@ t.test('an SFTP session that closes with writes unanswered fails the stream inst
   s.emitter.emit('close') // ssh2 sends nothing on a closed channel, and answers nothing sent after
   await t.rejects(done, { message: 'cannot write: the SFTP session closed' })
   t.equal(s.emitter.listenerCount('close'), 0, 'the stream no longer listens to the session')
+})
+
+t.test('fsync: after every answer and the mode, before the close; without it, no fsync at all', async (t) => {
+  for (const fsync of [true, false]) {
+    const s = scripted()
+    const done = pipeline(Readable.from(chunks(4, 100)), new SftpWriteStream(s.sftp, '/x', { mode: 0o600, window: 250, fsync, error }))
+    for (let i = 0; i < 20; i++) {
+      await tick()
+      s.answer(true)
+    }
+    await done
+    const tail = s.calls.slice(s.calls.indexOf('fchmod 600'))
+    t.same(tail, fsync ? ['fchmod 600', 'fsync', 'close'] : ['fchmod 600', 'close'], `fsync: ${fsync}`)
+    t.equal(s.calls.filter((c) => c.startsWith('write')).length, 4, 'every write went out before')
+  }
+})
+
+t.test('a failed fsync fails the stream: the file is not called written', async (t) => {
+  const s = scripted({ failFsync: true })
+  const done = pipeline(Readable.from(chunks(2, 100)), new SftpWriteStream(s.sftp, '/x', { mode: 0o600, fsync: true, error }))
+  done.catch(() => undefined) // checked below, after the answers
+  for (let i = 0; i < 10; i++) {
+    await tick()
+    s.answer()
+  }
+  await t.rejects(done, { message: 'cannot fsync: No space left on device' })
+  t.ok(s.calls.includes('close'), 'the handle is still closed')
 })
