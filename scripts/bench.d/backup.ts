@@ -41,6 +41,8 @@ function clientFor(c: ChildConfig) {
   return new Etcd3({
     hosts: c.endpoint,
     credentials: { rootCertificate: fs.readFileSync(c.tls.caFile), certChain: fs.readFileSync(c.tls.certFile), privateKey: fs.readFileSync(c.tls.keyFile) },
+    // As dr's own client (src/etcd/client.ts): TLS cannot use 127.0.0.1 as a server name (node warns, DEP0123).
+    grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' },
   })
 }
 

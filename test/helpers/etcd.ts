@@ -2,6 +2,7 @@
 // (certificates made by openssl, like RKE's: one CA, a server/peer cert per member, a client cert).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import { Etcd3 } from 'etcd3'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -32,6 +33,8 @@ export interface EtcdCluster {
   env(): NodeJS.ProcessEnv
   /** Where dr reads member i's snapshot (src/etcd/snapshot-stream.ts). */
   snapshotTarget(i?: number): SnapshotTarget
+  /** An etcd3 client of member i, its certificate checked for `localhost` as dr checks it (src/etcd/client.ts). */
+  client(i?: number): Etcd3
   /** Stop member i (SIGTERM: a leader hands its leadership over first; SIGKILL: a host that dies), keeping its data;
    * startMember() brings it back on the same ports. */
   stopMember(i: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>
@@ -150,6 +153,12 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       return a
     },
     env: () => ({ ...process.env, ETCDCTL_API: '3' }),
+    // TLS cannot use 127.0.0.1 as a server name (node warns, DEP0123): the certificates name `localhost`.
+    client: (i = 0) =>
+      new Etcd3({
+        hosts: endpoints[i],
+        ...(tls ? { credentials: tls.credentials, grpcOptions: { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' } } : {}),
+      }),
     snapshotTarget: (i = 0) => ({
       url: endpoints[i],
       credentials: tls && { ca: tls.credentials.rootCertificate, cert: tls.credentials.certChain, key: tls.credentials.privateKey },

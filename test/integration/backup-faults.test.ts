@@ -9,7 +9,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
-import { Etcd3 } from 'etcd3'
+import type { Etcd3 } from 'etcd3'
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver'
 import { startEtcd, freePort, type EtcdCluster } from '../helpers/etcd.ts'
@@ -33,7 +33,7 @@ let etcd: EtcdCluster
 let client: Etcd3
 t.before(async () => {
   etcd = await startEtcd({ members: 1, tls: true })
-  client = new Etcd3({ hosts: etcd.endpoints[0], credentials: etcd.tls!.credentials })
+  client = etcd.client()
   for (let i = 0; i < 40; i++) await client.put(`/registry/faults/k${i}`).value(randomBytes(50 * 1024))
 })
 t.teardown(async () => {

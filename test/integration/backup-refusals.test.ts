@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Etcd3 } from 'etcd3'
+import type { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { startEtcd, freePort, type EtcdCluster } from '../helpers/etcd.ts'
 import { dr, DR } from '../helpers/dr.ts'
@@ -29,7 +29,7 @@ const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dr-backup-refuse-'))
 
 t.before(async () => {
   etcd = await startEtcd({ members: 1, tls: true })
-  client = new Etcd3({ hosts: etcd.endpoints[0], credentials: etcd.tls!.credentials })
+  client = etcd.client()
   for (let i = 0; i < 200; i++) await client.put(`/registry/k${i}`).value(`value-${i}-`.repeat(50))
   identity = await generateIdentity()
   recipient = await identityToRecipient(identity)

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { Etcd3 } from 'etcd3'
+import type { Etcd3 } from 'etcd3'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 // @ts-expect-error s3rver ships no types
 import S3rver from 's3rver'
@@ -37,7 +37,7 @@ const KEYS = 120
 
 t.before(async () => {
   etcd = await startEtcd({ members: 1, tls: true })
-  client = new Etcd3({ hosts: etcd.endpoints[0], credentials: etcd.tls!.credentials })
+  client = etcd.client()
   // ~12 MiB of incompressible values: the stored object is bigger than one 8 MiB S3 part, so multipart is used.
   for (let i = 0; i < KEYS; i++) await client.put(`/registry/test/k${i}`).value(randomBytes(100 * 1024))
   identity = await generateIdentity()

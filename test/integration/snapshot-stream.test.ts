@@ -13,7 +13,6 @@ import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
-import { Etcd3 } from 'etcd3'
 import { makeCerts, startEtcd, type EtcdCluster } from '../helpers/etcd.ts'
 import { snapshotBlob, snapshotStream, SnapshotRpcError, type SnapshotTarget } from '../../src/etcd/snapshot-stream.ts'
 
@@ -23,7 +22,7 @@ const WINDOW = 1 << 20
 let etcd: EtcdCluster
 t.before(async () => {
   etcd = await startEtcd({ members: 1, tls: true })
-  const client = new Etcd3({ hosts: etcd.endpoints[0], credentials: etcd.tls!.credentials })
+  const client = etcd.client()
   // 24 MiB: many times the window, so a stream that ignored flow control would show it.
   for (let i = 0; i < 24; i++) await client.put(`/registry/snap/k${i}`).value(randomBytes(1 << 20))
   client.close()
