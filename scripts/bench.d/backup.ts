@@ -73,15 +73,20 @@ async function child(kind: 'raw' | 'pipeline', c: ChildConfig) {
     const windowBytes = Number(process.env.DR_BENCH_WINDOW ?? ETCD_FLOW_CONTROL_WINDOW)
     await pipeline(snapshotStream(targetFor(c), { highWaterMark: STAGE_BYTES, windowBytes }), fs.createWriteStream(c.out))
   } else {
+    // DR_BENCH_TRACE: when each phase ended, from the child's start (what the fixed cost of a backup is made of).
+    const mark = (what: string) => process.env.DR_BENCH_TRACE && process.stderr.write(`pipeline ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(3)} s: ${what}\n`)
     const { takeBackup } = await import('../../src/backup/take.ts')
     const { SftpStore } = await import('../../src/backup/store-sftp.ts')
     const { SshTransport } = await import('../../src/transport/ssh.ts')
     const { SSH_DEFAULTS } = await import('../../src/inventory/defaults.ts')
     const s = c.sftp!
+    mark('modules loaded')
     const ssh = await SshTransport.connect({ name: 'bench-sftp', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: s.port, user: s.user, identityFile: s.key, knownHosts: s.knownHosts } })
+    mark('SSH connected to the store')
     const { DirStore } = await import('../../src/backup/store-dir.ts')
     const store = process.env.DR_BENCH_STORE === 'dir' ? new DirStore('bench', s.dir) : new SftpStore('bench', 'bench-sftp', s.dir, async () => ssh)
-    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client, snapshot: targetFor(c) }, store, recipients: [c.recipient!], compression: c.compression, spoolDir: c.spool, drVersion: 'bench' })
+    const taken = await takeBackup({ cluster: 'bench', member: { host: 'local', client, snapshot: targetFor(c) }, store, recipients: [c.recipient!], compression: c.compression, spoolDir: c.spool, drVersion: 'bench', onPhase: mark })
+    mark('backup taken')
     extra = { stored: taken.metadata.stored.size, snapshot: taken.metadata.snapshot.size, sha256: taken.metadata.snapshot.sha256 }
     await ssh.close()
   }

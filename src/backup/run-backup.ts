@@ -115,6 +115,9 @@ export async function planBackup(inv: Inventory, conns: TransportSource, o: RunB
 export async function runBackup(inv: Inventory, conns: TransportSource, o: RunBackupOptions): Promise<RunBackupResult> {
   const started = Date.now()
   const cfg = storeConfig(inv, o.store)
+  // An SFTP store's SSH connection is opened while the members are probed, not after: the upload starts with the
+  // snapshot's first bytes. A failure here is not kept (connect.ts): the upload's own attempt reports it.
+  if (cfg.type === 'sftp') conns.get(cfg.host).catch(() => undefined)
   let taken: TakenBackup | undefined
   // A backup that fails its verification counts as a failed run: it cannot be trusted.
   let ok = false

@@ -152,19 +152,37 @@ export class SshFiles {
   async rename(from: string, to: string, opts: RenameOptions = {}): Promise<void> {
     // mv is rename(2) on one filesystem, and replaces `to` like POSIX rename; SFTP's rename refuses to. OpenSSH's
     // posix-rename@openssh.com is rename(2) itself, without a shell started on the host (0.3–0.4 s each on a busy
-    // machine: two per backup). A durable rename still starts one, for `sync DIR`: SFTP cannot fsync a directory.
+    // machine: two per backup).
     const doing = `rename ${from} to ${to}`
     if (!this.sudo) {
       const sftp = await this.t.sftp()
       if (hasExtension(sftp, 'posix-rename@openssh.com')) {
         await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(from, to, (e) => (e ? reject(this.fileError('rename', `${from} to ${to}`, e)) : resolve())))
-        if (opts.durable) await this.plain(syncCommand(posix.dirname(to)), `sync ${posix.dirname(to)}`)
+        if (opts.durable) await this.syncDirectory(sftp, posix.dirname(to))
         return
       }
     }
     const cmd = renameCommand(from, to, opts.durable)
     if (this.sudo) await this.sh(cmd, doing)
     else await this.plain(cmd, doing)
+  }
+
+  /**
+   * fsync a directory without a shell: OpenSSH's sftp-server opens a directory read-only like a file (open(2)
+   * allows it), and fsync@openssh.com on that handle is fsync(2) of the directory. A server that refuses either
+   * gets `sync DIR` in a shell (on a host whose login shell runs a heavy rc file, that costs a shell's start-up).
+   */
+  private async syncDirectory(sftp: SFTPWrapper, dir: string): Promise<void> {
+    if (hasExtension(sftp, 'fsync@openssh.com')) {
+      const synced = await new Promise<boolean>((resolve) =>
+        sftp.open(dir, 'r', (e, handle) => {
+          if (e) return resolve(false)
+          sftp.ext_openssh_fsync(handle, (e) => sftp.close(handle, () => resolve(!e)))
+        }),
+      )
+      if (synced) return
+    }
+    await this.plain(syncCommand(dir), `sync ${dir}`)
   }
 
   async unlink(path: string): Promise<void> {

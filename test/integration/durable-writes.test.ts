@@ -16,11 +16,11 @@ import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
 import { SftpStore } from '../../src/backup/store-sftp.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const SYSCALLS = 'trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2'
+const SYSCALLS = 'trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,execve'
 const scratch = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'dr-durable-')))
 t.teardown(() => fs.rmSync(scratch, { recursive: true, force: true }))
 
-type Call = { kind: 'fsync'; file: string } | { kind: 'sync' } | { kind: 'rename'; from: string; to: string }
+type Call = { kind: 'fsync'; file: string } | { kind: 'sync' } | { kind: 'rename'; from: string; to: string } | { kind: 'exec'; program: string }
 
 /** strace -f -y output → the calls that make data durable or give it a name, in order, the failed ones left out. */
 function parseTrace(text: string): Call[] {
@@ -30,6 +30,11 @@ function parseTrace(text: string): Call[] {
     let m = /\b(?:fsync|fdatasync|syncfs)\(\d+<([^>]*)>\)/.exec(line)
     if (m) {
       calls.push({ kind: 'fsync', file: m[1] })
+      continue
+    }
+    m = /\bexecve\("([^"]+)"/.exec(line)
+    if (m) {
+      calls.push({ kind: 'exec', program: m[1] })
       continue
     }
     if (/\bsync\(\)/.test(line)) {
@@ -125,6 +130,7 @@ t.test('an SFTP store: the data fsynced on the store host before the rename, the
   })
   t.teardown(() => ssh.close())
   const dir = path.join(scratch, 'sftp', 'dr')
+  fs.mkdirSync(dir, { recursive: true }) // a store that exists (a missing one is made by one `mkdir -p` in a shell)
   const store = new SftpStore('offsite', 'offsite', dir, async () => ssh)
   const body = randomBytes(3 << 20)
   await store.save('etcd-backup.db.br.age', Readable.from([body.subarray(0, 1 << 20), body.subarray(1 << 20)]))
@@ -140,5 +146,11 @@ t.test('an SFTP store: the data fsynced on the store host before the rename, the
     calls.some((c) => c.kind === 'fsync' && c.file.includes('etcd-backup.db.br.age')),
     'the data was fsynced through the open SFTP handle (fsync@openssh.com), not by a global sync',
   )
+  // The directory too, on a handle of its own: a shell started on the store host costs its login shell's start-up
+  // (on this machine root's rc file made each one 0.2 s).
+  // (sshd re-executes itself for each connection: that one is not a command.)
+  const started = calls.filter((c) => c.kind === 'exec' && c.program !== '/usr/sbin/sshd')
+  t.same(started, [], 'no command was started on the store host: SFTP alone')
+  t.ok(calls.some((c) => c.kind === 'exec'), 'the trace does see programs started (the connection\'s own sshd)')
   t.same(fs.readFileSync(path.join(dir, 'etcd-backup.db.br.age')), body, 'the stored bytes are the ones sent')
 })
