@@ -142,20 +142,25 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
     drVersion: o.drVersion,
   }
   // Keep the metadata beside the spooled snapshot when the store fails: together they are a complete backup, on
-  // disk before dr says where it is.
-  const keepLocally = async () => {
-    writeFileDurableSync(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata))
-    await fsyncFileAndDir(upload.spoolPath)
+  // disk before dr says where it is. The store's failure stays the error; a local disk that fails too is said in it.
+  const keepLocally = async (): Promise<string> => {
+    try {
+      writeFileDurableSync(path.join(o.spoolDir, metadataName(id)), encodeMetadata(metadata))
+      await fsyncFileAndDir(upload.spoolPath)
+      return ''
+    } catch (e) {
+      return ` (but keeping it locally failed too: ${errorMessage(e)})`
+    }
   }
+  const keptHint = (failed: string) =>
+    `the backup is kept locally at ${upload.spoolPath} (metadata beside it)${failed}; fix the store and copy both there, or run \`dr backup now\` again`
   try {
     await uploadSmall({ ...ctx, name: metadataName(id) }, encodeMetadata(metadata))
   } catch (e) {
     cancel(e)
     await upload.abandon()
-    await keepLocally()
-    throw e instanceof DrError
-      ? new DrError({ code: e.code, message: e.message, doing: e.doing, details: e.details, cause: e, hint: `the backup is kept locally at ${upload.spoolPath} (metadata beside it); fix the store and copy both there, or run \`dr backup now\` again` })
-      : e
+    const failed = await keepLocally()
+    throw e instanceof DrError ? new DrError({ code: e.code, message: e.message, doing: e.doing, details: e.details, cause: e, hint: keptHint(failed) }) : e
   }
   phase('metadata record stored')
   crashHook('backup-before-commit')
@@ -164,8 +169,8 @@ export async function takeBackup(o: TakeBackupOptions): Promise<TakenBackup> {
   try {
     ;({ attempts } = await upload.finish())
   } catch (e) {
-    await keepLocally()
-    throw e
+    const failed = await keepLocally()
+    throw e instanceof DrError ? new DrError({ code: e.code, message: e.message, doing: e.doing, details: e.details, cause: e, hint: keptHint(failed) }) : e
   }
   return { metadata, location: o.store.location(name), durationMs: Date.now() - started, uploadAttempts: attempts }
 }

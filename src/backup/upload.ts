@@ -130,13 +130,14 @@ export async function spooledUpload(ctx: UploadContext): Promise<SpooledUpload> 
         )
       }
       if (error !== undefined) {
-        // The local copy is now the backup: on disk before dr says where it is.
-        await fsyncFileAndDir(spoolPath)
+        // The local copy is now the backup: on disk before dr says where it is. The store's failure stays the error;
+        // a local disk that cannot sync it either is said beside it.
+        const unsynced = await fsyncFileAndDir(spoolPath).then(() => '', (e: unknown) => ` (but it could not be synced to disk: ${errorMessage(e)})`)
         throw new DrError({
           code: 'backup.store-failed',
           message: `could not write ${ctx.name} to store "${ctx.store.name}" after ${attempts} attempt(s): ${errorMessage(error)}`,
           doing: `upload the backup to ${ctx.store.location(ctx.name)}`,
-          hint: `the backup is kept locally at ${spoolPath}; fix the store and copy it there, or run \`dr backup now\` again`,
+          hint: `the backup is kept locally at ${spoolPath}${unsynced}; fix the store and copy it there, or run \`dr backup now\` again`,
           details: { spool: spoolPath, store: ctx.store.name },
           cause: error,
         })

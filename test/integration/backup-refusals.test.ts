@@ -17,6 +17,7 @@ import { SftpStore } from '../../src/backup/store-sftp.ts'
 import { SshTransport } from '../../src/transport/ssh.ts'
 import { SSH_DEFAULTS } from '../../src/inventory/defaults.ts'
 import { takeBackup } from '../../src/backup/take.ts'
+import { backupId, metadataName } from '../../src/backup/naming.ts'
 import { verifyBackup } from '../../src/backup/verify.ts'
 import { isDrError } from '../../src/core/error.ts'
 
@@ -122,6 +123,30 @@ t.test('an unreachable store: retried with backoff, then a loud failure, and the
   // The kept copy is a complete, valid backup: a directory store over the spool verifies it.
   const report = await verifyBackup(new DirStore('spool', spoolDir), kept[0].replace(/\.db\.br\.age$/, ''), { identities: [identity] })
   t.ok(report.ok, 'the local copy verifies')
+})
+
+t.test('a store that fails and a local copy that cannot be kept either: the failure of the store is the error, and the hint says the copy failed too', async (t) => {
+  const closedPort = await freePort()
+  const store = new SftpStore('offsite', 'nowhere', '/var/backups/dr', () =>
+    SshTransport.connect({ name: 'nowhere', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: closedPort, connectTimeoutMs: 1000 } }),
+  )
+  const spoolDir = path.join(scratch, 'spool-blocked')
+  // A directory where the metadata record's temporary file would be written: keeping it locally fails.
+  const at = new Date('2026-12-03T09:00:00Z')
+  const revision = Number((await client.maintenance.status()).header.revision)
+  fs.mkdirSync(path.join(spoolDir, `${metadataName(backupId('it', at, revision))}.tmp`), { recursive: true })
+  const err = await takeBackup({
+    cluster: 'it',
+    member: { host: 'm1', client, snapshot: etcd.snapshotTarget() },
+    store,
+    recipients: [recipient],
+    spoolDir,
+    drVersion: 'test',
+    now: () => at,
+    retry: { attempts: 1, baseDelayMs: 10 },
+  }).catch((e: unknown) => e)
+  t.match(err, { code: 'backup.store-failed', message: /could not write .* to store "offsite"/ }, 'the error is still the store')
+  t.match((err as Error & { hint: string }).hint, /kept locally at .*\.db\.br\.age \(metadata beside it\) \(but keeping it locally failed too: .+\)/)
 })
 
 t.test('the dr command line: now/list/verify/prune, metrics, and an unreachable store exits non-zero', async (t) => {
