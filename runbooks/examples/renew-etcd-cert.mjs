@@ -99,10 +99,13 @@ export default function steps(ctx) {
         const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')
         await ctx.parallel(await stale(), async ({ host: h }) => {
           const at = ctx.on(h)
-          await at.writeFile(`${files.key}.dr-new`, pair.key, { mode: 0o600 })
-          await at.writeFile(`${files.cert}.dr-new`, pair.cert, { mode: 0o644 })
+          // On disk before they replace the old pair, and the renames after: after a power cut etcd finds either
+          // the old pair or the new one, never an empty certificate.
+          await at.writeFile(`${files.key}.dr-new`, pair.key, { mode: 0o600, durable: true })
+          await at.writeFile(`${files.cert}.dr-new`, pair.cert, { mode: 0o644, durable: true })
           await at`cp -p ${files.cert} ${`${files.cert}.dr-old-${stamp}`} && cp -p ${files.key} ${`${files.key}.dr-old-${stamp}`}`
-          await at`mv ${`${files.key}.dr-new`} ${files.key} && mv ${`${files.cert}.dr-new`} ${files.cert}`
+          const dirs = [...new Set([path.dirname(files.key), path.dirname(files.cert)])]
+          await at`mv ${`${files.key}.dr-new`} ${files.key} && mv ${`${files.cert}.dr-new`} ${files.cert} && { sync -- ${dirs} 2>/dev/null || sync; }`
         })
       },
       async verify() {

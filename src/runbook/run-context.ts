@@ -36,7 +36,8 @@ export type HostShell = Tag<Awaited<ReturnType<Transport['$']>>> & {
   readonly host: string
   transport(): Promise<Transport>
   readFile(file: string): Promise<Buffer>
-  writeFile(file: string, data: string | Buffer, opts?: { mode?: number }): Promise<void>
+  /** durable: resolves once the bytes are on the host's disk (fsynced). */
+  writeFile(file: string, data: string | Buffer, opts?: { mode?: number; durable?: boolean }): Promise<void>
 }
 export type GroupShell = Tag<HostResult[]> & { readonly hosts: string[] }
 
@@ -163,7 +164,7 @@ export class RunContext {
       with: (o: Record<string, unknown>) => this.single(host, { ...opts, ...o }),
       transport: get,
       readFile: async (file: string) => (await get()).readFile(file),
-      writeFile: async (file: string, data: string | Buffer, o?: { mode?: number }) => (await get()).writeFile(file, data, o),
+      writeFile: async (file: string, data: string | Buffer, o?: { mode?: number; durable?: boolean }) => (await get()).writeFile(file, data, o),
     })
     return tag
   }
