@@ -146,7 +146,9 @@ export class SshFiles {
     const byHandle = durable && hasExtension(sftp, 'fsync@openssh.com')
     const stream = new SftpWriteStream(sftp, path, { mode, fsync: byHandle, error: (doing, e) => this.fileError(doing, path, e) })
     if (!durable || byHandle) return stream
-    return finishing(stream, once(stream, 'finish').then(() => this.plain(syncCommand(path), `sync ${path}`)))
+    const done = once(stream, 'finish').then(() => this.plain(syncCommand(path), `sync ${path}`))
+    done.catch(() => {}) // awaited by final(); a failure before then shows there
+    return finishing(stream, done)
   }
 
   async rename(from: string, to: string, opts: RenameOptions = {}): Promise<void> {
@@ -229,9 +231,12 @@ export class SshFiles {
   }
 }
 
-/** A writable whose 'finish' means the bytes are on the host (`done` settled), not merely sent. */
+/**
+ * A writable whose 'finish' means the bytes are on the host (`done` settled), not merely sent. An error of the inner
+ * stream fails it at once: a write waiting for 'drain' from a failed stream would wait forever.
+ */
 function finishing(inner: NodeJS.WritableStream, done: Promise<void>): Writable {
-  return new Writable({
+  const outer = new Writable({
     write(chunk, _enc, cb) {
       inner.write(chunk) ? cb() : inner.once('drain', () => cb())
     },
@@ -244,6 +249,9 @@ function finishing(inner: NodeJS.WritableStream, done: Promise<void>): Writable 
       cb(err)
     },
   })
+  // With `done`'s own error when it failed too: that one names the host and the path.
+  inner.once('error', (e: Error) => done.then(() => outer.destroy(e), (named: Error) => outer.destroy(named)))
+  return outer
 }
 
 /** The server announced this SFTP extension. ssh2 keeps them in a private field: a version without it gets false. */

@@ -100,9 +100,18 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   const authorize = (pubLine: string, u = users[0]) => fs.appendFileSync(path.join(dir, `authorized_keys.${u}`), pubLine.trim() + '\n')
   for (const u of users) authorize(fs.readFileSync(userKeyPath + '.pub', 'utf8'), u)
 
+  // Sessions get a HOME of their own, empty: bash run by sshd reads ~/.bashrc, and this machine's root .bashrc runs
+  // `pyenv init` (about 190 processes per login, and a lock that a killed login leaves behind makes the next ones
+  // wait 60 s each). A store host's backup account has no such rc file. SetEnv takes every variable on one line,
+  // so the caller's SetEnv lines are merged into it.
+  const home = path.join(dir, 'home')
+  fs.mkdirSync(home)
+  const isSetEnv = (l: string) => /^SetEnv\s/i.test(l)
+  const setEnv = [...(opts.config ?? []).filter(isSetEnv).map((l) => l.replace(/^SetEnv\s+/i, '')), `HOME=${home}`]
   // sshd keeps the first value it reads for a keyword, so the caller's lines come first.
   const config = [
-    ...(opts.config ?? []),
+    ...(opts.config ?? []).filter((l) => !isSetEnv(l)),
+    `SetEnv ${setEnv.join(' ')}`,
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
     ...hostKeys.map((k) => `HostKey ${k}`),
