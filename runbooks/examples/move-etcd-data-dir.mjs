@@ -71,7 +71,7 @@ export default function steps(ctx) {
         await ctx.closeEtcd(host)
         await at`docker update --restart=no ${name} >/dev/null && docker stop ${name} >/dev/null`
         // On disk before etcd runs from it: a copy left in the page cache is a corrupt database after a power cut.
-        await at`rm -rf ${partial} ${to} && mkdir -p ${path.dirname(to)} && cp -a ${from} ${partial} && { sync -f -- ${partial} 2>/dev/null || sync; } && mv ${partial} ${to} && { sync -- ${path.dirname(to)} 2>/dev/null || sync; }`
+        await at`rm -rf ${partial} ${to} && mkdir -p ${path.dirname(to)} && cp -a ${from} ${partial} && { find ${partial} -exec sync -- {} + 2>/dev/null || sync; } && mv ${partial} ${to} && { sync -- ${path.dirname(to)} 2>/dev/null || sync; }`
       },
       async verify() {
         const c = await ctx.inspect(host, name)

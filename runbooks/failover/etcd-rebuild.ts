@@ -79,9 +79,10 @@ export const copyDataAside: Step<FailoverFacts> = {
     // transactional, so the SIGKILL after it loses nothing (etcd's own robustness tests kill members the same way).
     await etcd.stop({ timeoutMs: etcd.kind === 'container' ? 1_000 : 90_000 })
     // A copy is only complete once renamed: a run killed mid-copy leaves a .part that the next run redoes. It is on
-    // disk before it is renamed (`sync -f`: its filesystem; an older sync, every one), and the rename after it.
+    // disk before it is renamed, and the rename after it: each of its files and directories fsynced by name (`sync
+    // FILE…`; an older sync, everything), not the whole filesystem, whose other dirty data is not this run's wait.
     const parent = path.posix.dirname(copy)
-    const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && { sync -f -- ${copy}.part 2>/dev/null || sync; } && mv ${copy}.part ${copy} && { sync -- ${parent} 2>/dev/null || sync; }`.nothrow()
+    const cp = await t.$`rm -rf ${copy}.part && cp -a ${dir} ${copy}.part && { find ${copy}.part -exec sync -- {} + 2>/dev/null || sync; } && mv ${copy}.part ${copy} && { sync -- ${parent} 2>/dev/null || sync; }`.nothrow()
     if (!cp.ok) {
       // Nothing of the survivor was changed but its running state: give it back before failing.
       const rm = await t.$`rm -rf ${copy}.part`.nothrow()
