@@ -188,15 +188,16 @@ export class StaticPodComponent implements Component {
   }
 }
 
-/** Write a file so that no reader ever sees it half-written: temporary file in `drDir`, fsync, rename. */
+/**
+ * Write a file so that no reader ever sees it half-written and a power cut leaves the old one or the new one: a
+ * temporary file in `drDir`, fsynced, renamed, the directory fsynced (the transport's durable write and rename).
+ */
 export async function writeAtomic(t: Transport, dest: string, text: string, drDir = DR_MANIFEST_DIR): Promise<void> {
   const tmpDir = path.posix.join(drDir, 'tmp')
   const tmp = path.posix.join(tmpDir, `${path.posix.basename(dest)}.${process.pid}.${Date.now()}`)
-  const dir = path.posix.dirname(dest)
-  await t.$`mkdir -p -- ${tmpDir} ${dir}`
-  await t.writeFile(tmp, text, { mode: 0o600 })
-  // `sync FILE` fsyncs that file (coreutils ≥ 8.24); older ones sync everything, which is slower but as safe.
-  await t.$.with({ doing: `write ${dest}` })`(sync -- ${tmp} 2>/dev/null || sync) && mv -f -- ${tmp} ${dest} && (sync -- ${dir} 2>/dev/null || sync)`
+  await t.$`mkdir -p -- ${tmpDir} ${path.posix.dirname(dest)}`
+  await t.writeFile(tmp, text, { mode: 0o600, durable: true })
+  await t.rename(tmp, dest, { durable: true })
 }
 
 function missing(c: StaticPodComponent) {

@@ -96,23 +96,22 @@ t.test('a backup decrypted with the wrong key is refused', async (t) => {
   await refused(t, b.store, b.id, 'backup.wrong-key', [await generateIdentity()])
 })
 
-t.test('an unreachable store: retried with backoff, then a loud failure, and the local copy is kept', async (t) => {
+/** A backup of the test's member to an SFTP store on a port where nothing listens; the error it fails with. */
+async function backupToUnreachableStore(spoolDir: string, more: Partial<Parameters<typeof takeBackup>[0]>): Promise<unknown> {
   const closedPort = await freePort()
   const store = new SftpStore('offsite', 'nowhere', '/var/backups/dr', () =>
     SshTransport.connect({ name: 'nowhere', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: closedPort, connectTimeoutMs: 1000 } }),
   )
+  return takeBackup({ cluster: 'it', member: { host: 'm1', client, snapshot: etcd.snapshotTarget() }, store, recipients: [recipient], spoolDir, drVersion: 'test', ...more }).catch((e: unknown) => e)
+}
+
+t.test('an unreachable store: retried with backoff, then a loud failure, and the local copy is kept', async (t) => {
   const spoolDir = path.join(scratch, 'spool-unreachable')
   const retries: number[] = []
-  const err = await takeBackup({
-    cluster: 'it',
-    member: { host: 'm1', client, snapshot: etcd.snapshotTarget() },
-    store,
-    recipients: [recipient],
-    spoolDir,
-    drVersion: 'test',
+  const err = await backupToUnreachableStore(spoolDir, {
     retry: { attempts: 3, baseDelayMs: 50 },
     onRetry: (attempt, delay) => retries.push(delay),
-  }).catch((e: unknown) => e)
+  })
   t.match(err, { code: 'backup.store-failed' })
   t.same(retries, [50, 100], 'backoff doubles')
   const kept = fs.readdirSync(spoolDir).sort()
@@ -126,25 +125,12 @@ t.test('an unreachable store: retried with backoff, then a loud failure, and the
 })
 
 t.test('a store that fails and a local copy that cannot be kept either: the failure of the store is the error, and the hint says the copy failed too', async (t) => {
-  const closedPort = await freePort()
-  const store = new SftpStore('offsite', 'nowhere', '/var/backups/dr', () =>
-    SshTransport.connect({ name: 'nowhere', address: '127.0.0.1', hostKeys: [], ssh: { ...SSH_DEFAULTS, port: closedPort, connectTimeoutMs: 1000 } }),
-  )
   const spoolDir = path.join(scratch, 'spool-blocked')
   // A directory where the metadata record's temporary file would be written: keeping it locally fails.
   const at = new Date('2026-12-03T09:00:00Z')
   const revision = Number((await client.maintenance.status()).header.revision)
   fs.mkdirSync(path.join(spoolDir, `${metadataName(backupId('it', at, revision))}.tmp`), { recursive: true })
-  const err = await takeBackup({
-    cluster: 'it',
-    member: { host: 'm1', client, snapshot: etcd.snapshotTarget() },
-    store,
-    recipients: [recipient],
-    spoolDir,
-    drVersion: 'test',
-    now: () => at,
-    retry: { attempts: 1, baseDelayMs: 10 },
-  }).catch((e: unknown) => e)
+  const err = await backupToUnreachableStore(spoolDir, { now: () => at, retry: { attempts: 1, baseDelayMs: 10 } })
   t.match(err, { code: 'backup.store-failed', message: /could not write .* to store "offsite"/ }, 'the error is still the store')
   t.match((err as Error & { hint: string }).hint, /kept locally at .*\.db\.br\.age \(metadata beside it\) \(but keeping it locally failed too: .+\)/)
 })
